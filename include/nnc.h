@@ -1,0 +1,399 @@
+/*
+ * nnc.h -- the one public header of nnc, a deep-learning framework in C.
+ *
+ * A five-minute tour:
+ *
+ *   nnc_graph *g = nnc_graph_new();
+ *   nnc_node *x = nnc_input(g, "x", NNC_F32, 3, (int64_t[]){1, 28, 28});
+ *   nnc_node *y = nnc_input(g, "y", NNC_I64, 0, NULL);     // one label per sample
+ *   nnc_node *h = nnc_flatten(g, x);
+ *   h = nnc_relu(g, nnc_linear_layer(g, h, "fc1", 128, 1));
+ *   nnc_node *logits = nnc_linear_layer(g, h, "fc2", 10, 1);
+ *   nnc_graph_output(g, logits);
+ *   nnc_graph_loss(g, nnc_cross_entropy(g, logits, y, NNC_MEAN), 1.0f);
+ *   if (nnc_graph_status(g)) puts(nnc_last_error());        // builders keep a sticky error
+ *
+ *   nnc_optim opt = nnc_optim_sgd(0.05f, 0.9f, 5e-4f);
+ *   nnc_graph_set_optimizer(g, &opt);
+ *   nnc_graph_compile(g, 64, 1);                           // batch 64, training mode
+ *   ... copy a batch into nnc_node_value(x)->data and nnc_node_value(y)->data ...
+ *   nnc_graph_train_step(g);                                // forward, backward, update
+ *
+ * Every input node has an implicit leading batch dimension, fixed by
+ * nnc_graph_compile(). Parameters and state are allocated once, on the first
+ * compile, and kept when the graph is compiled again for another batch size or
+ * mode. Everything a caller can get wrong returns an nnc_status, with
+ * nnc_last_error() naming the problem. The library never exits.
+ */
+#ifndef NNC_H
+#define NNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NNC_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ status */
+typedef enum nnc_status {
+    NNC_OK = 0,
+    NNC_ERR_ARG,         /* a bad argument: NULL, negative size, unknown name */
+    NNC_ERR_SHAPE,       /* shapes that do not fit together */
+    NNC_ERR_IO,          /* a file could not be opened, read or written */
+    NNC_ERR_FORMAT,      /* a file's content is malformed */
+    NNC_ERR_OOM,         /* out of memory, or over a memory limit */
+    NNC_ERR_STATE,       /* a call out of order (e.g. forward before compile) */
+    NNC_ERR_NUMERIC,     /* NaN/Inf, or a gradient check failure */
+    NNC_ERR_UNSUPPORTED  /* valid, but not implemented */
+} nnc_status;
+
+/* The message of the last error raised on this thread. */
+const char *nnc_last_error(void);
+const char *nnc_status_name(nnc_status s);
+/* Raises an error (used by the library, available to extensions): sets the
+ * thread's message and returns s. */
+nnc_status nnc_error(nnc_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ----------------------------------------------------------------- tensors */
+typedef enum nnc_dtype { NNC_F32 = 0, NNC_I32, NNC_I64, NNC_U8, NNC_F64 } nnc_dtype;
+typedef enum nnc_layout {
+    NNC_LAYOUT_PLAIN = 0, /* row-major, NCHW for images */
+    NNC_LAYOUT_BLOCKED16  /* oneDNN nChw16c, only inside chains of oneDNN ops */
+} nnc_layout;
+
+#define NNC_MAX_DIMS 6
+typedef struct nnc_tensor {
+    nnc_dtype dtype;
+    int ndim;
+    int64_t shape[NNC_MAX_DIMS];
+    nnc_layout layout;
+    void *data;
+} nnc_tensor;
+
+size_t nnc_dtype_size(nnc_dtype dt);
+const char *nnc_dtype_name(nnc_dtype dt);
+int64_t nnc_tensor_numel(const nnc_tensor *t);
+size_t nnc_tensor_bytes(const nnc_tensor *t);
+/* Sets dtype and shape and allocates zeroed data owned by the caller
+ * (release with nnc_tensor_free). Refuses negative sizes and overflow. */
+nnc_status nnc_tensor_alloc(nnc_tensor *t, nnc_dtype dt, int ndim, const int64_t *shape);
+void nnc_tensor_free(nnc_tensor *t);
+/* "[64, 1, 28, 28]" into buf. */
+const char *nnc_shape_str(const nnc_tensor *t, char *buf, size_t n);
+
+/* ------------------------------------------------------------------- graph */
+typedef struct nnc_graph nnc_graph;
+typedef struct nnc_node nnc_node;
+
+nnc_graph *nnc_graph_new(void);
+void nnc_graph_free(nnc_graph *g);
+/* The first error any builder met (sticky; later builders return NULL). */
+nnc_status nnc_graph_status(const nnc_graph *g);
+const char *nnc_graph_error(const nnc_graph *g);
+/* Seed of every random stream of the graph: initialization, dropout. */
+void nnc_graph_set_seed(nnc_graph *g, uint64_t seed);
+uint64_t nnc_graph_seed(const nnc_graph *g);
+
+/* Hierarchical names: parameters created inside push("layer1")/push("0")
+ * are named "layer1.0.<name>". */
+void nnc_scope_push(nnc_graph *g, const char *name);
+void nnc_scope_pop(nnc_graph *g);
+
+/* Initializers. PyTorch's default for Linear/Conv is uniform(+-1/sqrt(fan_in)). */
+typedef enum nnc_init_kind {
+    NNC_INIT_ZEROS = 0,
+    NNC_INIT_CONST,   /* a */
+    NNC_INIT_UNIFORM, /* U(a, b) */
+    NNC_INIT_NORMAL   /* N(mean a, std b) */
+} nnc_init_kind;
+typedef struct nnc_init { nnc_init_kind kind; float a, b; } nnc_init;
+
+/* Leaves. Inputs get a leading batch dimension at compile time (shape
+ * excludes it; ndim 0 means one scalar per sample, e.g. a label). */
+nnc_node *nnc_input(nnc_graph *g, const char *name, nnc_dtype dt, int ndim, const int64_t *shape);
+/* A trainable f32 parameter, named inside the current scope. */
+nnc_node *nnc_param(nnc_graph *g, const char *name, int ndim, const int64_t *shape, nnc_init init);
+/* State: saved and loaded with the parameters, never trained (BN running stats). */
+nnc_node *nnc_state(nnc_graph *g, const char *name, nnc_dtype dt, int ndim, const int64_t *shape, double value);
+/* Ask for d(loss)/d(input) (gradient checking, adversarial inputs...). */
+void nnc_input_requires_grad(nnc_node *input);
+/* Exclude a parameter from training (no gradient, no update). */
+void nnc_param_freeze(nnc_node *param, int frozen);
+
+/* Outputs are kept readable after forward; losses are summed with weights. */
+void nnc_graph_output(nnc_graph *g, nnc_node *n);
+void nnc_graph_loss(nnc_graph *g, nnc_node *loss, float weight);
+
+/* --------------------------------------------------------------------- ops */
+typedef enum nnc_reduction { NNC_MEAN = 0, NNC_SUM } nnc_reduction;
+
+/* y[N,out] = x[N,in] w[out,in]^T + b[out]; x is flattened after dim 0; b may be NULL. */
+nnc_node *nnc_linear(nnc_graph *g, nnc_node *x, nnc_node *w, nnc_node *b);
+
+/* Geometry of a 2-D convolution; zero stride/dilation/groups mean 1. */
+typedef struct nnc_conv2d_opts {
+    int stride[2], pad[2], dilation[2], groups;
+} nnc_conv2d_opts;
+/* y[N,K,OH,OW] = conv(x[N,C,H,W], w[K,C/groups,R,S]) + b[K]; b may be NULL. */
+nnc_node *nnc_conv2d(nnc_graph *g, nnc_node *x, nnc_node *w, nnc_node *b, const nnc_conv2d_opts *o);
+
+/* Pooling windows; zero stride means stride = kernel (PyTorch's default). */
+typedef struct nnc_pool2d_opts {
+    int kernel[2], stride[2], pad[2];
+    int ceil_mode;
+    int count_include_pad; /* average pooling: divide by the full window (PyTorch default 1) */
+} nnc_pool2d_opts;
+nnc_node *nnc_maxpool2d(nnc_graph *g, nnc_node *x, const nnc_pool2d_opts *o);
+nnc_node *nnc_avgpool2d(nnc_graph *g, nnc_node *x, const nnc_pool2d_opts *o);
+/* [N,C,H,W] -> [N,C,1,1] */
+nnc_node *nnc_global_avgpool(nnc_graph *g, nnc_node *x);
+
+/* Shape: ndim/shape exclude the batch dim; one entry may be -1. */
+nnc_node *nnc_reshape(nnc_graph *g, nnc_node *x, int ndim, const int64_t *shape);
+nnc_node *nnc_flatten(nnc_graph *g, nnc_node *x); /* [N, ...] -> [N, prod] */
+nnc_node *nnc_add(nnc_graph *g, nnc_node *a, nnc_node *b);
+nnc_node *nnc_concat(nnc_graph *g, int n, nnc_node *const *xs); /* along axis 1 */
+
+nnc_node *nnc_relu(nnc_graph *g, nnc_node *x);
+nnc_node *nnc_sigmoid(nnc_graph *g, nnc_node *x);
+nnc_node *nnc_tanh(nnc_graph *g, nnc_node *x);
+nnc_node *nnc_softmax(nnc_graph *g, nnc_node *x);     /* over axis 1 */
+nnc_node *nnc_log_softmax(nnc_graph *g, nnc_node *x); /* over axis 1 */
+/* Inverted dropout: zero with probability p and scale by 1/(1-p) in training;
+ * identity in eval. */
+nnc_node *nnc_dropout(nnc_graph *g, nnc_node *x, float p);
+/* Batch norm over axis 1 of [N,C] or [N,C,H,W]. gamma/beta may be NULL
+ * (affine=False); running_mean/var are f32 state [C], num_batches_tracked i64
+ * state [] (may be NULL). PyTorch's momentum (new = (1-m) old + m batch) and
+ * unbiased running variance. */
+nnc_node *nnc_batchnorm(nnc_graph *g, nnc_node *x, nnc_node *gamma, nnc_node *beta,
+                        nnc_node *running_mean, nnc_node *running_var,
+                        nnc_node *num_batches_tracked, float eps, float momentum);
+
+/* Losses produce a scalar. labels: i32 or i64 class ids, one per sample. */
+nnc_node *nnc_cross_entropy(nnc_graph *g, nnc_node *logits, nnc_node *labels, nnc_reduction r);
+nnc_node *nnc_mse(nnc_graph *g, nnc_node *pred, nnc_node *target, nnc_reduction r);
+
+/* Layers: create named parameters with PyTorch's default initialization
+ * ("<scope>.<name>.weight", ".bias") and apply the op. */
+nnc_node *nnc_linear_layer(nnc_graph *g, nnc_node *x, const char *name, int64_t out, int bias);
+nnc_node *nnc_conv2d_layer(nnc_graph *g, nnc_node *x, const char *name, int64_t out_channels,
+                           int kh, int kw, const nnc_conv2d_opts *o, int bias);
+/* Creates weight/bias (affine), running_mean/var and num_batches_tracked. */
+nnc_node *nnc_batchnorm_layer(nnc_graph *g, nnc_node *x, const char *name, float eps, float momentum);
+
+/* ------------------------------------------------------------- node access */
+nnc_tensor *nnc_node_value(nnc_node *n); /* valid after compile */
+nnc_tensor *nnc_node_grad(nnc_node *n);  /* NULL data unless it has a gradient */
+const char *nnc_node_name(const nnc_node *n);
+const char *nnc_node_op(const nnc_node *n);
+/* Names an op node ("fc1"): used in messages, summaries and nnc_graph_find. */
+void nnc_node_set_name(nnc_node *n, const char *name);
+nnc_node *nnc_graph_find(nnc_graph *g, const char *name);
+int nnc_graph_n_params(const nnc_graph *g);
+nnc_node *nnc_graph_param_at(nnc_graph *g, int i);
+int nnc_graph_n_state(const nnc_graph *g);
+nnc_node *nnc_graph_state_at(nnc_graph *g, int i);
+int64_t nnc_graph_n_param_elems(const nnc_graph *g); /* trainable elements */
+
+/* --------------------------------------------------------------- optimizer */
+typedef enum nnc_optim_kind { NNC_OPTIM_SGD = 0, NNC_OPTIM_ADAM } nnc_optim_kind;
+typedef struct nnc_optim {
+    nnc_optim_kind kind;
+    float lr;
+    float momentum;     /* SGD: PyTorch form v = mu v + (g + wd w); w -= lr v */
+    float dampening;    /* SGD */
+    int nesterov;       /* SGD */
+    float beta1, beta2, eps; /* Adam */
+    float weight_decay; /* L2, added to the gradient */
+} nnc_optim;
+nnc_optim nnc_optim_sgd(float lr, float momentum, float weight_decay);
+nnc_optim nnc_optim_adam(float lr, float weight_decay);
+nnc_status nnc_graph_set_optimizer(nnc_graph *g, const nnc_optim *o);
+void nnc_graph_set_lr(nnc_graph *g, float lr);
+
+/* Allocates parameter and state storage and initializes it (idempotent;
+ * compile calls it). After it, parameter values can be read and written. */
+nnc_status nnc_graph_init_params(nnc_graph *g);
+/* Re-draws every parameter from its initializer with the graph's seed. */
+nnc_status nnc_graph_reset_params(nnc_graph *g);
+
+/* ------------------------------------------------------------------- run */
+/* Topological order, shape inference, gradient marking, memory planning for
+ * this batch size and mode. Plans are cached: switching back is free. */
+nnc_status nnc_graph_compile(nnc_graph *g, int64_t batch, int training);
+int64_t nnc_graph_batch(const nnc_graph *g);
+nnc_status nnc_graph_forward(nnc_graph *g);
+nnc_status nnc_graph_backward(nnc_graph *g); /* training plans only */
+nnc_status nnc_graph_update(nnc_graph *g);   /* one optimizer step */
+/* forward + backward + update; returns the status, loss in *loss if non-NULL. */
+nnc_status nnc_graph_train_step(nnc_graph *g, float *loss);
+/* The weighted sum of the losses after forward. */
+float nnc_graph_loss_value(const nnc_graph *g);
+/* Bytes of the current plan: planned activations/gradients/saved buffers,
+ * workspace, and the sum of their sizes without reuse. */
+typedef struct nnc_mem_info {
+    size_t arena_bytes, unplanned_bytes, workspace_bytes, param_block_bytes, state_bytes;
+} nnc_mem_info;
+nnc_mem_info nnc_graph_mem_info(const nnc_graph *g);
+/* One line per node: op, name, output shape, parameter count (to FILE*). */
+void nnc_graph_print(const nnc_graph *g, void *file);
+
+/* ----------------------------------------------------------------- threads */
+void nnc_set_threads(int n); /* OpenMP threads for nnc and oneDNN */
+int nnc_get_threads(void);
+
+/* ------------------------------------------------------ gradient checking */
+typedef struct nnc_gradcheck_opts {
+    int directions;      /* random directions (default 8) */
+    double eps;          /* finite-difference step (default 1e-3) */
+    double rtol, atol;   /* |num - ana| <= atol + rtol * max(|num|, |ana|) */
+    int full_jacobian;   /* also compare every element (tiny graphs) */
+    uint64_t seed;
+} nnc_gradcheck_opts;
+typedef struct nnc_gradcheck_result {
+    double max_rel_err;  /* worst directional mismatch */
+    double max_abs_err;
+    int n_checked, n_failed;
+    char worst[160];     /* which direction or element was worst */
+} nnc_gradcheck_result;
+nnc_gradcheck_opts nnc_gradcheck_defaults(void);
+/* Checks the backward of a compiled training graph against central
+ * differences of S = sum_k r_k . out_k (random projection of every output
+ * and loss) with respect to every parameter and every input that requires a
+ * gradient. Inputs must already hold values. Returns NNC_ERR_NUMERIC on a
+ * mismatch (details in *res and nnc_last_error()). */
+nnc_status nnc_gradcheck(nnc_graph *g, const nnc_gradcheck_opts *o, nnc_gradcheck_result *res);
+
+/* ------------------------------------------------------------ random */
+/* Counter-based random numbers: the same (seed, stream, counter) always gives
+ * the same value, whatever the thread count. */
+uint64_t nnc_rand_u64(uint64_t seed, uint64_t stream, uint64_t counter);
+float nnc_rand_uniform(uint64_t seed, uint64_t stream, uint64_t counter); /* [0,1) */
+float nnc_rand_normal(uint64_t seed, uint64_t stream, uint64_t counter);
+
+/* ------------------------------------------------ safetensors (src/io) */
+/* @@SECTION io@@ */
+/* Writes tensors to a safetensors file (the Hugging Face format): an 8-byte
+ * little-endian header length N, then N bytes of compact JSON
+ *   {"__metadata__":{"k":"v",...},"name":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},...}
+ * (dtype F32|I32|I64|U8|F64; __metadata__ only when n_meta > 0; metadata keys
+ * and tensor names each sorted), padded with spaces so N is a multiple of 8,
+ * then the tensors' bytes in header order, contiguous. Tensors must be in the
+ * plain layout; names must be distinct valid UTF-8 and not "__metadata__".
+ * Atomic: written to "<path>.tmp.<pid>" in the same directory, fsync'd, renamed
+ * over path, then the directory is fsync'd; on failure the temporary is removed
+ * and an existing file at path is untouched. metadata may be 0/NULL. */
+nnc_status nnc_safetensors_write(const char *path, int n, const char *const *names, const nnc_tensor *tensors,
+                                 int n_meta, const char *const *meta_keys, const char *const *meta_values);
+/* A safetensors file loaded and validated in memory. */
+typedef struct nnc_safetensors nnc_safetensors;
+/* Reads the whole file and validates it: at least 8 bytes; header length at
+ * most the bytes that follow and at most 100 MB; the header a valid UTF-8 JSON
+ * object without duplicate keys; each entry exactly dtype, shape (non-negative
+ * integers, at most NNC_MAX_DIMS, size not overflowing) and data_offsets (two
+ * integers, begin <= end, end - begin = the shape's byte size); the entries'
+ * byte ranges tile the data region exactly (no gap, overlap or trailing byte);
+ * __metadata__, if present, an object of strings. A violation is
+ * NNC_ERR_FORMAT with a message naming the file and the key; a dtype that the
+ * format knows but nnc lacks (F16, BF16, ...) or more than NNC_MAX_DIMS
+ * dimensions is NNC_ERR_UNSUPPORTED; a missing or unreadable file NNC_ERR_IO. */
+nnc_status nnc_safetensors_open(const char *path, nnc_safetensors **out);
+int nnc_safetensors_count(const nnc_safetensors *f);
+/* The i-th tensor name in sorted order, NULL when i is out of range. */
+const char *nnc_safetensors_name(const nnc_safetensors *f, int i);
+/* NULL if absent. The tensor's data points into the loaded file image (valid
+ * until close); its data is aligned for its dtype. */
+const nnc_tensor *nnc_safetensors_get(const nnc_safetensors *f, const char *name);
+int nnc_safetensors_meta_count(const nnc_safetensors *f);
+const char *nnc_safetensors_meta_key(const nnc_safetensors *f, int i); /* sorted; NULL out of range */
+const char *nnc_safetensors_meta(const nnc_safetensors *f, const char *key); /* NULL if absent */
+void nnc_safetensors_close(nnc_safetensors *f);
+
+/* Model weights: every parameter and state buffer of a graph under its
+ * hierarchical PyTorch name ("conv1.weight", "bn1.running_mean",
+ * "bn1.num_batches_tracked" as I64), with metadata {"format": "pt"}, so the
+ * file loads with PyTorch's load_state_dict(strict=True). */
+nnc_status nnc_graph_save(nnc_graph *g, const char *path);
+/* Strict load, like load_state_dict(strict=True): every parameter and state of
+ * the model must be in the file with the same dtype and shape, and the file
+ * must hold nothing else. The error (NNC_ERR_FORMAT) names the first missing,
+ * unexpected or mismatched key. Nothing in the model changes unless the whole
+ * file validates. */
+nnc_status nnc_graph_load(nnc_graph *g, const char *path);
+
+/* -------------------------------------------------------- data (src/data) */
+/* @@SECTION data@@ */
+/* A labelled dataset held in memory. x: f32 [N, C, H, W] scaled to [0,1]; y: i64 [N]. */
+typedef struct nnc_dataset {
+    nnc_tensor x, y;
+    int64_t n;
+    int n_classes;
+} nnc_dataset;
+
+#ifndef NNC_FASHION_MNIST_DIR
+#define NNC_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+#endif
+/* Random stream of the loader's shuffles (the tag "shuffle" in ASCII). */
+#define NNC_STREAM_SHUFFLE 0x73687566666c65ULL
+
+/* Reads an IDX file (gzip or plain, detected by content) into a U8 tensor with
+ * the file's dims. Validates the magic (0x0000, type 0x08 = u8, the only one
+ * supported, ndim 1..4), every dimension > 0, at most 2^31 elements, and a data
+ * length exactly equal to their product (truncated or trailing bytes refused).
+ * Sizes are checked before allocation (plain files) or while reading (gzip). */
+nnc_status nnc_idx_read(const char *path, nnc_tensor *out);
+/* images: IDX u8 [N,H,W]; labels: IDX u8 [N], every label < n_classes (1..256).
+ * x becomes f32 [N,1,H,W] = pixel/255 (torchvision's ToTensor), y i64 [N]. */
+nnc_status nnc_dataset_load_idx(nnc_dataset *ds, const char *images_path, const char *labels_path, int n_classes);
+/* dir (NULL: NNC_FASHION_MNIST_DIR) holds {train,t10k}-{images-idx3,labels-idx1}-ubyte,
+ * each plain or .gz (the .gz is preferred when both exist); 10 classes.
+ * A missing directory or file is NNC_ERR_IO naming it. */
+nnc_status nnc_dataset_load_mnist_dir(const char *dir, nnc_dataset *train, nnc_dataset *test);
+/* Scalar mean and std (unbiased, like torch.Tensor.std()) of all x values, in double. */
+void nnc_dataset_stats(const nnc_dataset *ds, double *mean, double *std);
+void nnc_dataset_normalize(nnc_dataset *ds, float mean, float std); /* x = (x-mean)/std */
+/* Copies samples [start, start+n) into a new dataset dst. */
+nnc_status nnc_dataset_take(const nnc_dataset *src, int64_t start, int64_t n, nnc_dataset *dst);
+void nnc_dataset_free(nnc_dataset *ds);
+
+/* Batches in a seeded random order. Epoch e is the Fisher-Yates shuffle of the
+ * identity, for i = n-1 down to 1 swapping i with j = (r * (i+1)) >> 64 where
+ * r = nnc_rand_u64(seed, NNC_STREAM_SHUFFLE, e * 2^32 + i): the order depends
+ * only on (seed, e), so resumed runs replay it. shuffle 0 keeps file order.
+ * The last partial batch is kept (PyTorch's default). The loader keeps a
+ * pointer to ds, which must outlive it. A new loader is at epoch 0. */
+typedef struct nnc_loader nnc_loader;
+nnc_status nnc_loader_new(const nnc_dataset *ds, int64_t batch, int shuffle, uint64_t seed, nnc_loader **out);
+void nnc_loader_start_epoch(nnc_loader *l, uint64_t epoch);
+/* Copies the next batch: x_out gets up to batch samples of floats, y_out the
+ * labels as ydt (NNC_I32 or NNC_I64). Returns the number of samples copied
+ * (<= batch), 0 at the end of the epoch, -1 on a bad argument (message set).
+ * Does not allocate. */
+int64_t nnc_loader_next(nnc_loader *l, float *x_out, void *y_out, nnc_dtype ydt);
+int64_t nnc_loader_batches_per_epoch(const nnc_loader *l);
+void nnc_loader_free(nnc_loader *l);
+
+/* Reads a grayscale or RGB image into f32 [C,H,W] in [0,1], C = 1 or 3:
+ * binary or ASCII PGM/PPM (P5/P2, P6/P3; maxval <= 65535) and PNG (palettes
+ * expanded, 16-bit scaled to 8, alpha dropped). Header fields are validated;
+ * dimensions > 65536 and truncated pixel data are refused (NNC_ERR_FORMAT). */
+nnc_status nnc_image_read(const char *path, nnc_tensor *out);
+
+/* ---------------------------------------------------- models (src/models) */
+/* @@SECTION models@@ */
+
+/* ------------------------------------------------- training (src/train) */
+/* @@SECTION train@@ */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,224 @@
+/* compile.c -- from a built graph to an executable plan.
+ *
+ * For a (batch, mode) pair: select the nodes that outputs and losses depend
+ * on (creation order is topological), infer every shape, mark which nodes
+ * need a gradient (they depend on a trainable leaf and lead to a loss),
+ * decide per backward contribution whether it overwrites or accumulates,
+ * then plan memory (plan.c). Plans are cached; switching is a rebind. */
+#include "core/graph.h"
+#include "ops/op.h"
+#include <string.h>
+
+static nnc_plan *find_plan(nnc_graph *g, int64_t batch, int training) {
+    for (int i = 0; i < g->n_plans; i++) {
+        nnc_plan *p = g->plans[i];
+        if (p->batch == batch && p->training == training && p->seed_outputs == g->seed_outputs && p->n_nodes == g->n_nodes)
+            return p;
+    }
+    return NULL;
+}
+
+/* Active nodes, shapes, gradient flags and accumulation flags. */
+static nnc_status analyse(nnc_graph *g, nnc_plan *p) {
+    int N = g->n_nodes;
+    for (int i = 0; i < N; i++) {
+        g->nodes[i]->flags &= ~(uint32_t)(NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD);
+        g->nodes[i]->order = -1;
+        g->nodes[i]->n_consumers = 0;
+    }
+    for (int i = N - 1; i >= 0; i--) {
+        nnc_node *n = g->nodes[i];
+        if (n->flags & (NNC_NODE_OUTPUT | NNC_NODE_LOSS)) n->flags |= NNC_NODE_ACTIVE;
+        if (n->flags & NNC_NODE_ACTIVE)
+            for (int j = 0; j < n->n_in; j++) n->in[j]->flags |= NNC_NODE_ACTIVE;
+    }
+    int count = 0;
+    for (int i = 0; i < N; i++) if (g->nodes[i]->flags & NNC_NODE_ACTIVE) count++;
+    p->order = malloc((size_t)(count ? count : 1) * sizeof *p->order);
+    if (!p->order) return nnc_error(NNC_ERR_OOM, "compile: out of memory");
+    p->n_order = 0;
+    for (int i = 0; i < N; i++) {
+        nnc_node *n = g->nodes[i];
+        if (!(n->flags & NNC_NODE_ACTIVE)) continue;
+        n->order = p->n_order;
+        p->order[p->n_order++] = n;
+        for (int j = 0; j < n->n_in; j++) n->in[j]->n_consumers++;
+    }
+
+    /* shapes */
+    for (int k = 0; k < p->n_order; k++) {
+        nnc_node *n = p->order[k];
+        if (n->flags & NNC_NODE_INPUT) {
+            nnc_input_decl *d = NNC_INPUT_DECL(n);
+            if (d->ndim + 1 > NNC_MAX_DIMS) return nnc_error(NNC_ERR_SHAPE, "input '%s': too many dimensions", n->name);
+            n->out.ndim = d->ndim + 1;
+            n->out.shape[0] = p->batch;
+            for (int i = 0; i < d->ndim; i++) n->out.shape[i + 1] = d->shape[i];
+        } else if (n->op >= 0) {
+            memset(n->out.shape, 0, sizeof n->out.shape);
+            nnc_status s = nnc_ops[n->op].infer(n);
+            if (s) return s;
+        }
+        n->out.layout = NNC_LAYOUT_PLAIN;
+    }
+
+    /* gradients: depends on a trainable leaf (forward) and leads to a seeded node (backward) */
+    if (p->training) {
+        uint8_t *from = calloc((size_t)N, 1), *to = calloc((size_t)N, 1);
+        if (!from || !to) { free(from); free(to); return nnc_error(NNC_ERR_OOM, "compile: out of memory"); }
+        for (int k = 0; k < p->n_order; k++) {
+            nnc_node *n = p->order[k];
+            if ((n->flags & NNC_NODE_PARAM) && !(n->flags & NNC_NODE_FROZEN)) from[n->id] = 1;
+            if (n->flags & NNC_NODE_WANTS_GRAD) from[n->id] = 1;
+            if (n->op >= 0 && n->out.dtype == NNC_F32)
+                for (int j = 0; j < n->n_in; j++) from[n->id] |= from[n->in[j]->id];
+        }
+        for (int k = p->n_order - 1; k >= 0; k--) {
+            nnc_node *n = p->order[k];
+            if ((n->flags & NNC_NODE_LOSS) || (g->seed_outputs && (n->flags & NNC_NODE_OUTPUT))) to[n->id] = 1;
+            if (to[n->id] && n->op >= 0)
+                for (int j = 0; j < n->n_in; j++) to[n->in[j]->id] = 1;
+        }
+        for (int k = 0; k < p->n_order; k++) {
+            nnc_node *n = p->order[k];
+            if (from[n->id] && to[n->id] && n->out.dtype == NNC_F32) n->flags |= NNC_NODE_NEEDS_GRAD;
+        }
+        free(from);
+        free(to);
+        /* first contribution (in backward order) overwrites, later ones add */
+        uint8_t *seen = calloc((size_t)N, 1);
+        if (!seen) return nnc_error(NNC_ERR_OOM, "compile: out of memory");
+        for (int k = 0; k < p->n_order; k++) {
+            nnc_node *n = p->order[k];
+            if ((n->flags & NNC_NODE_LOSS) || (g->seed_outputs && (n->flags & NNC_NODE_OUTPUT))) seen[n->id] = 1;
+        }
+        for (int k = p->n_order - 1; k >= 0; k--) {
+            nnc_node *n = p->order[k];
+            if (n->op < 0 || !nnc_needs_grad(n)) continue;
+            for (int j = 0; j < n->n_in; j++) {
+                if (!nnc_needs_grad(n->in[j])) continue;
+                n->accum[j] = seen[n->in[j]->id];
+                seen[n->in[j]->id] = 1;
+            }
+        }
+        free(seen);
+    }
+    return NNC_OK;
+}
+
+static void plan_record(nnc_graph *g, nnc_plan *p) {
+    for (int k = 0; k < p->n_order; k++) {
+        nnc_node *n = p->order[k];
+        nnc_plan_node *pn = &p->pn[n->id];
+        pn->ndim = n->out.ndim;
+        memcpy(pn->shape, n->out.shape, sizeof pn->shape);
+        pn->flags = n->flags & (NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD);
+    }
+    size_t a = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        memcpy(p->accum + a, g->nodes[i]->accum, (size_t)g->nodes[i]->n_in);
+        a += (size_t)g->nodes[i]->n_in;
+    }
+}
+
+void nnc_plan_bind(nnc_graph *g, nnc_plan *p) {
+    size_t a = 0;
+    unsigned char *arena = g->arena;
+    for (int i = 0; i < g->n_nodes; i++) {
+        nnc_node *n = g->nodes[i];
+        nnc_plan_node *pn = &p->pn[i];
+        memcpy(n->accum, p->accum + a, (size_t)n->n_in);
+        a += (size_t)n->n_in;
+        n->flags = (n->flags & ~(uint32_t)(NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD)) | pn->flags;
+        n->order = -1;
+        if (!(pn->flags & NNC_NODE_ACTIVE)) continue;
+        if (n->flags & (NNC_NODE_PARAM | NNC_NODE_STATE)) continue; /* bound to their blocks */
+        n->out.ndim = pn->ndim;
+        memcpy(n->out.shape, pn->shape, sizeof pn->shape);
+        n->out.data = arena + pn->out_off;
+        n->grad = n->out;
+        n->grad.data = pn->grad_off != SIZE_MAX ? arena + pn->grad_off : NULL;
+        n->saved = pn->saved_off != SIZE_MAX ? arena + pn->saved_off : NULL;
+    }
+    for (int k = 0; k < p->n_order; k++) p->order[k]->order = k;
+    g->cur = p;
+}
+
+void nnc_plan_free(nnc_plan *p) {
+    if (!p) return;
+    free(p->order);
+    free(p->pn);
+    free(p->accum);
+    memset(p, 0, sizeof *p);
+}
+
+nnc_status nnc_graph_compile(nnc_graph *g, int64_t batch, int training) {
+    if (!g) return nnc_error(NNC_ERR_ARG, "nnc_graph_compile: graph is NULL");
+    if (g->err) return nnc_error(g->err, "graph has an error from building: %s", g->errmsg);
+    if (batch <= 0) return nnc_error(NNC_ERR_ARG, "nnc_graph_compile: batch size %lld (must be positive)", (long long)batch);
+    if (batch > (1ll << 31)) return nnc_error(NNC_ERR_ARG, "nnc_graph_compile: batch size %lld is too large", (long long)batch);
+    if (g->n_outputs == 0 && g->n_losses == 0)
+        return nnc_error(NNC_ERR_STATE, "nnc_graph_compile: the graph has no output and no loss (nnc_graph_output / nnc_graph_loss)");
+    training = training ? 1 : 0;
+    nnc_status s = nnc_graph_init_params(g);
+    if (s) return s;
+    nnc_plan *p = find_plan(g, batch, training);
+    if (p) { nnc_plan_bind(g, p); return NNC_OK; }
+
+    if (g->n_plans == NNC_MAX_PLANS) { /* evict the oldest */
+        nnc_plan_free(g->plans[0]);
+        free(g->plans[0]);
+        memmove(g->plans, g->plans + 1, (NNC_MAX_PLANS - 1) * sizeof *g->plans);
+        g->n_plans--;
+    }
+    p = calloc(1, sizeof *p);
+    if (!p) return nnc_error(NNC_ERR_OOM, "compile: out of memory");
+    p->batch = batch;
+    p->training = training;
+    p->seed_outputs = g->seed_outputs;
+    p->n_nodes = g->n_nodes;
+    size_t n_acc = 0;
+    for (int i = 0; i < g->n_nodes; i++) n_acc += (size_t)g->nodes[i]->n_in;
+    p->pn = calloc((size_t)g->n_nodes, sizeof *p->pn);
+    p->accum = calloc(n_acc ? n_acc : 1, 1);
+    if (!p->pn || !p->accum) { nnc_plan_free(p); free(p); return nnc_error(NNC_ERR_OOM, "compile: out of memory"); }
+    g->cur = NULL;
+    s = analyse(g, p);
+    if (!s) s = nnc_plan_build(g, p);
+    if (s) { nnc_plan_free(p); free(p); return s; }
+    plan_record(g, p);
+    /* one arena and one workspace for all plans: grow, never shrink */
+    if (p->arena_bytes > g->arena_cap) {
+        void *a = NULL;
+        if (posix_memalign(&a, 64, p->arena_bytes)) { size_t sz = p->arena_bytes; nnc_plan_free(p); free(p); return nnc_error(NNC_ERR_OOM, "compile: cannot allocate %zu bytes of activations", sz); }
+        memset(a, 0, p->arena_bytes);
+        free(g->arena);
+        g->arena = a;
+        g->arena_cap = p->arena_bytes;
+    }
+    if (p->ws_bytes > g->ws_cap) {
+        void *w = NULL;
+        if (posix_memalign(&w, 64, p->ws_bytes)) { size_t sz = p->ws_bytes; nnc_plan_free(p); free(p); return nnc_error(NNC_ERR_OOM, "compile: cannot allocate %zu bytes of workspace", sz); }
+        free(g->ws);
+        g->ws = w;
+        g->ws_cap = p->ws_bytes;
+    }
+    g->plans[g->n_plans++] = p;
+    nnc_plan_bind(g, p);
+    return NNC_OK;
+}
+
+int64_t nnc_graph_batch(const nnc_graph *g) { return g && g->cur ? g->cur->batch : 0; }
+
+nnc_mem_info nnc_graph_mem_info(const nnc_graph *g) {
+    nnc_mem_info m = {0};
+    if (!g) return m;
+    if (g->cur) {
+        m.arena_bytes = g->cur->arena_bytes;
+        m.unplanned_bytes = g->cur->unplanned_bytes;
+        m.workspace_bytes = g->cur->ws_bytes;
+    }
+    m.param_block_bytes = (size_t)g->n_param_elems * (size_t)(2 + g->n_opt_slots) * sizeof(float);
+    m.state_bytes = g->state_bytes;
+    return m;
+}

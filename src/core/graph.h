@@ -1,0 +1,147 @@
+/* graph.h -- the engine's internal data model (not part of the public API).
+ *
+ * A graph is a list of nodes in creation order; builders only reference
+ * existing nodes, so creation order is a topological order. Compiling
+ * selects the nodes that outputs and losses depend on, infers shapes, marks
+ * what needs a gradient, decides per backward contribution whether it
+ * overwrites or accumulates, and plans one arena by liveness (plan.c). */
+#ifndef NNC_CORE_GRAPH_H
+#define NNC_CORE_GRAPH_H
+#include "nnc.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+#define NNC_MAX_ATTRS 96
+#define NNC_MAX_PLANS 8
+
+enum {
+    NNC_NODE_INPUT = 1u << 0,
+    NNC_NODE_PARAM = 1u << 1,
+    NNC_NODE_STATE = 1u << 2,
+    NNC_NODE_OUTPUT = 1u << 3,
+    NNC_NODE_LOSS = 1u << 4,
+    NNC_NODE_NEEDS_GRAD = 1u << 5, /* set at compile: a gradient flows here */
+    NNC_NODE_FROZEN = 1u << 6,     /* parameter excluded from training */
+    NNC_NODE_WANTS_GRAD = 1u << 7, /* input whose gradient the user asked for */
+    NNC_NODE_ACTIVE = 1u << 8,     /* set at compile: outputs/losses depend on it */
+};
+
+/* What an op's backward reads besides the output gradient: bit i = input i,
+ * NNC_READS_OUT = its own output. The planner frees everything else after
+ * its last forward use. */
+#define NNC_READS_IN(i) (1u << (i))
+#define NNC_READS_ALL_IN 0x7fffffffu
+#define NNC_READS_OUT (1u << 31)
+
+/* Passed to every kernel. */
+typedef struct nnc_exec {
+    int training;
+    uint64_t seed;      /* graph seed */
+    uint64_t step;      /* training step counter (random streams) */
+    void *ws;           /* the shared workspace */
+    size_t ws_bytes;
+    int *fault;         /* a kernel that meets bad data (a label out of range)
+                           sets *fault = status after nnc_error(); the run stops */
+} nnc_exec;
+
+struct nnc_node {
+    int id;              /* creation index */
+    int op;              /* nnc_op_id; -1 for leaves */
+    int n_in;
+    nnc_node **in;
+    uint8_t *accum;      /* per input: backward adds (1) or overwrites (0) in[i]->grad */
+    nnc_tensor out, grad;
+    void *saved;         /* op-private buffer kept from forward to backward */
+    uint32_t flags;
+    _Alignas(16) unsigned char attrs[NNC_MAX_ATTRS];
+    char *name;
+    nnc_init init;       /* parameters */
+    double state_value;  /* state: initial value */
+    float loss_weight;
+    int64_t block_off;   /* parameters: element offset in the flat block; state: byte offset */
+    int order;           /* position in the current plan's order, -1 if inactive */
+    const float *seed;   /* gradcheck: gradient seeded into this output */
+    int n_consumers;     /* within the current plan (set at compile) */
+};
+
+/* One compiled plan: per node shapes and arena offsets for a batch size and mode. */
+typedef struct nnc_plan_node {
+    int64_t shape[NNC_MAX_DIMS];
+    int ndim;
+    size_t out_off, grad_off, saved_off; /* SIZE_MAX = none */
+    uint32_t flags;
+} nnc_plan_node;
+
+typedef struct nnc_plan {
+    int64_t batch;
+    int training;
+    int seed_outputs;
+    int n_order;
+    nnc_node **order;      /* active nodes, topological */
+    nnc_plan_node *pn;     /* indexed by node id */
+    int n_nodes;           /* graph size when planned */
+    uint8_t *accum;        /* flattened per-node accum flags, same layout as nodes' */
+    size_t arena_bytes, unplanned_bytes, ws_bytes;
+} nnc_plan;
+
+struct nnc_graph {
+    nnc_node **nodes;
+    int n_nodes, cap;
+    nnc_status err;
+    char errmsg[512];
+    char scope[512];
+    int scope_len[32];
+    int scope_depth;
+    uint64_t seed;
+
+    /* leaves by kind, in creation order */
+    nnc_node **params, **states, **inputs, **outputs, **losses;
+    int n_params, n_states, n_inputs, n_outputs, n_losses;
+
+    /* flat block: params | grads | optimizer slots (each n_param_elems floats) */
+    float *block;
+    int64_t n_param_elems;
+    int n_opt_slots;
+    unsigned char *state_block;
+    size_t state_bytes;
+    int params_ready;
+
+    nnc_optim optim;
+    int has_optim;
+    int64_t opt_steps;   /* optimizer steps taken (Adam bias correction) */
+    uint64_t step;       /* training steps (random streams) */
+
+    nnc_plan *plans[NNC_MAX_PLANS];
+    int n_plans;
+    nnc_plan *cur;
+    void *arena;
+    size_t arena_cap;
+    void *ws;
+    size_t ws_cap;
+    float loss_value;
+    int seed_outputs;    /* gradcheck: outputs get seeded gradients (part of the plan key) */
+};
+
+/* An input's declared per-sample shape, kept in its attrs. */
+typedef struct nnc_input_decl { int ndim; int64_t shape[NNC_MAX_DIMS]; } nnc_input_decl;
+#define NNC_INPUT_DECL(n) ((nnc_input_decl *)(void *)(n)->attrs)
+
+/* Sets the graph's sticky error (first one wins) and returns NULL. */
+nnc_node *nnc_graph_fail(nnc_graph *g, nnc_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Creates an op node; attrs (size bytes) are copied. NULL if g has an error. */
+nnc_node *nnc_node_new(nnc_graph *g, int op, int n_in, nnc_node *const *in, const void *attrs, size_t size);
+/* Full name "<scope>.<name>" into buf. */
+const char *nnc_scoped_name(const nnc_graph *g, const char *name, char *buf, size_t n);
+/* Elements per sample of x's build-time shape (0 if unknown). */
+int64_t nnc_static_features(const nnc_node *x);
+nnc_status nnc_plan_build(nnc_graph *g, nnc_plan *p);
+void nnc_plan_free(nnc_plan *p);
+void nnc_plan_bind(nnc_graph *g, nnc_plan *p);
+nnc_status nnc_optim_update(nnc_graph *g);
+
+static inline int nnc_needs_grad(const nnc_node *n) { return (n->flags & NNC_NODE_NEEDS_GRAD) != 0; }
+#endif

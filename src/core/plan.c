@@ -1,0 +1,134 @@
+/* plan.c -- liveness-planned activation memory.
+ *
+ * Time runs over the forward pass (node k at t = k), then the gradient seeds
+ * (t = M), then the backward pass (node k at t = 2M - k). Every buffer --
+ * an output, a gradient, an op's saved data -- gets the interval of times it
+ * must survive:
+ *   output:   from its forward to its last forward consumer, extended to the
+ *             backward of any consumer whose op declares it reads that input
+ *             (bwd_reads), and to its own backward if it reads its output;
+ *             graph outputs and losses, and inputs, live throughout;
+ *   gradient: from its first contribution (or the seeds) to its own backward;
+ *   saved:    from its forward to its backward (training) or its forward only.
+ * Buffers whose intervals overlap may not share bytes. They are placed
+ * largest first, each into the smallest gap that fits (best fit). */
+#include "core/graph.h"
+#include "ops/op.h"
+#include <string.h>
+
+#define ALIGN 64
+
+typedef struct buf {
+    size_t size, off;
+    int t0, t1;
+    size_t *dst; /* where to store the offset */
+} buf;
+
+static int by_size_desc(const void *a, const void *b) {
+    const buf *x = a, *y = b;
+    if (x->size != y->size) return x->size < y->size ? 1 : -1;
+    return x->t0 - y->t0;
+}
+
+static int by_off(const void *a, const void *b) {
+    const buf *const *x = a, *const *y = b;
+    return (*x)->off < (*y)->off ? -1 : (*x)->off > (*y)->off;
+}
+
+static size_t round_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+
+/* Best-fit placement; returns the arena size. */
+static size_t place(buf *b, int nb) {
+    qsort(b, (size_t)nb, sizeof *b, by_size_desc);
+    buf **live = malloc((size_t)(nb ? nb : 1) * sizeof *live);
+    size_t total = 0;
+    if (!live) return SIZE_MAX;
+    for (int i = 0; i < nb; i++) {
+        int nl = 0;
+        for (int j = 0; j < i; j++)
+            if (b[j].t0 <= b[i].t1 && b[i].t0 <= b[j].t1) live[nl++] = &b[j];
+        qsort(live, (size_t)nl, sizeof *live, by_off);
+        size_t best = SIZE_MAX, best_gap = SIZE_MAX, cursor = 0;
+        for (int j = 0; j < nl; j++) {
+            if (live[j]->off > cursor) {
+                size_t gap = live[j]->off - cursor;
+                if (gap >= b[i].size && gap < best_gap) { best = cursor; best_gap = gap; }
+            }
+            size_t end = live[j]->off + live[j]->size;
+            if (end > cursor) cursor = end;
+        }
+        b[i].off = best != SIZE_MAX ? best : cursor;
+        if (b[i].off + b[i].size > total) total = b[i].off + b[i].size;
+    }
+    free(live);
+    return total;
+}
+
+nnc_status nnc_plan_build(nnc_graph *g, nnc_plan *p) {
+    int M = p->n_order, END = 2 * M + 1;
+    buf *b = calloc((size_t)(3 * M + 1), sizeof *b);
+    if (!b) return nnc_error(NNC_ERR_OOM, "compile: out of memory planning memory");
+    int nb = 0;
+    size_t ws = 0, unplanned = 0;
+    for (int i = 0; i < g->n_nodes; i++) p->pn[i].out_off = p->pn[i].grad_off = p->pn[i].saved_off = SIZE_MAX;
+
+    for (int k = 0; k < M; k++) {
+        nnc_node *n = p->order[k];
+        nnc_plan_node *pn = &p->pn[n->id];
+        if (n->flags & (NNC_NODE_PARAM | NNC_NODE_STATE)) continue;
+        int bwd_k = 2 * M - k, runs_bwd = p->training && nnc_needs_grad(n) && n->op >= 0;
+        int seeded = p->training && ((n->flags & NNC_NODE_LOSS) || (p->seed_outputs && (n->flags & NNC_NODE_OUTPUT)));
+        /* output */
+        buf *o = &b[nb++];
+        o->size = round_up(nnc_tensor_bytes(&n->out));
+        o->dst = &pn->out_off;
+        o->t0 = k;
+        o->t1 = k;
+        if (n->flags & (NNC_NODE_INPUT | NNC_NODE_OUTPUT | NNC_NODE_LOSS)) { o->t0 = 0; o->t1 = END; }
+        if (runs_bwd && (nnc_ops[n->op].bwd_reads & NNC_READS_OUT) && o->t1 < bwd_k) o->t1 = bwd_k;
+        int first_contrib = seeded ? M : END;
+        for (int c = k + 1; c < M; c++) {
+            nnc_node *cn = p->order[c];
+            for (int j = 0; j < cn->n_in; j++) {
+                if (cn->in[j] != n) continue;
+                if (o->t1 < c) o->t1 = c;
+                int c_bwd = p->training && nnc_needs_grad(cn);
+                if (c_bwd && j < 31 && (nnc_ops[cn->op].bwd_reads & NNC_READS_IN(j)) && o->t1 < 2 * M - c) o->t1 = 2 * M - c;
+                if (c_bwd && nnc_needs_grad(n) && 2 * M - c < first_contrib) first_contrib = 2 * M - c;
+            }
+        }
+        unplanned += o->size;
+        /* gradient */
+        if (p->training && nnc_needs_grad(n)) {
+            buf *gb = &b[nb++];
+            gb->size = round_up(nnc_tensor_bytes(&n->out));
+            gb->dst = &pn->grad_off;
+            gb->t0 = first_contrib < END ? first_contrib : M;
+            gb->t1 = (n->flags & NNC_NODE_INPUT) || n->op < 0 ? END : bwd_k;
+            if (n->flags & NNC_NODE_INPUT) gb->t0 = M;
+            unplanned += gb->size;
+        }
+        if (n->op < 0) continue;
+        /* saved data and workspace */
+        const nnc_op_desc *d = &nnc_ops[n->op];
+        size_t sv = d->saved ? d->saved(n, p->training) : 0;
+        if (sv) {
+            buf *sb = &b[nb++];
+            sb->size = round_up(sv);
+            sb->dst = &pn->saved_off;
+            sb->t0 = k;
+            sb->t1 = runs_bwd ? bwd_k : k;
+            unplanned += sb->size;
+        }
+        size_t w = d->workspace ? d->workspace(n, p->training) : 0;
+        if (w > ws) ws = w;
+    }
+    size_t total = place(b, nb);
+    if (total == SIZE_MAX) { free(b); return nnc_error(NNC_ERR_OOM, "compile: out of memory planning memory"); }
+    for (int i = 0; i < nb; i++) *b[i].dst = b[i].off;
+    free(b);
+    p->arena_bytes = total ? total : ALIGN;
+    p->unplanned_bytes = unplanned;
+    p->ws_bytes = round_up(ws) + ALIGN;
+    return NNC_OK;
+}

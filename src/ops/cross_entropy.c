@@ -1,0 +1,108 @@
+/* cross_entropy.c -- softmax cross-entropy with integer labels.
+ *   logits [N, C], labels [N] (i32 or i64, in [0, C))
+ *   loss = r( lse(x_n) - x_n[y_n] ),  r = mean over N (or sum)
+ *   dx_n = (softmax(x_n) - onehot(y_n)) * dloss / (N for mean)
+ * Backward reads logits and labels; nothing is saved. A label out of
+ * range stops the run with an error naming the sample. */
+#include "ops/op.h"
+#include <math.h>
+
+typedef struct { int reduction; } ce_attrs;
+
+static nnc_status ce_infer(nnc_node *n) {
+    const nnc_tensor *x = &n->in[0]->out, *y = &n->in[1]->out;
+    char d[160], s1[64], s2[64];
+    if (x->dtype != NNC_F32 || x->ndim != 2)
+        return nnc_error(NNC_ERR_SHAPE, "%s: logits must be f32 [N, classes], got %s", nnc_node_desc(n, d, sizeof d), nnc_shape_str(x, s1, sizeof s1));
+    if ((y->dtype != NNC_I32 && y->dtype != NNC_I64) || y->ndim != 1 || y->shape[0] != x->shape[0])
+        return nnc_error(NNC_ERR_SHAPE, "%s: labels must be i32/i64 [%lld] (one class id per sample), got %s %s", nnc_node_desc(n, d, sizeof d),
+                         (long long)x->shape[0], nnc_dtype_name(y->dtype), nnc_shape_str(y, s2, sizeof s2));
+    n->out.dtype = NNC_F32;
+    n->out.ndim = 1;
+    n->out.shape[0] = 1;
+    return NNC_OK;
+}
+
+static inline int64_t label_at(const nnc_tensor *y, int64_t i) {
+    return y->dtype == NNC_I64 ? ((const int64_t *)y->data)[i] : ((const int32_t *)y->data)[i];
+}
+
+static void ce_forward(nnc_node *n, const nnc_exec *ex) {
+    const nnc_tensor *xt = &n->in[0]->out, *yt = &n->in[1]->out;
+    int64_t N = xt->shape[0], C = xt->shape[1];
+    const float *X = xt->data;
+    double total = 0;
+    for (int64_t i = 0; i < N; i++) {
+        int64_t lab = label_at(yt, i);
+        if (lab < 0 || lab >= C) {
+            nnc_error(NNC_ERR_ARG, "cross_entropy: label %lld of sample %lld is outside [0, %lld)", (long long)lab, (long long)i, (long long)C);
+            *ex->fault = NNC_ERR_ARG;
+            ((float *)n->out.data)[0] = NAN;
+            return;
+        }
+        const float *x = X + i * C;
+        float m = -INFINITY;
+        for (int64_t c = 0; c < C; c++) m = fmaxf(m, x[c]);
+        double s = 0;
+        for (int64_t c = 0; c < C; c++) s += exp((double)(x[c] - m));
+        total += (double)m + log(s) - (double)x[lab];
+    }
+    if (NNC_ATTRS(n, ce_attrs)->reduction == NNC_MEAN) total /= (double)N;
+    ((float *)n->out.data)[0] = (float)total;
+}
+
+static void ce_backward(nnc_node *n, const nnc_exec *ex) {
+    (void)ex;
+    const nnc_tensor *xt = &n->in[0]->out, *yt = &n->in[1]->out;
+    int64_t N = xt->shape[0], C = xt->shape[1];
+    const float *X = xt->data;
+    float scale = ((const float *)n->grad.data)[0];
+    if (NNC_ATTRS(n, ce_attrs)->reduction == NNC_MEAN) scale /= (float)N;
+    float *dX = n->in[0]->grad.data;
+    int acc = n->accum[0];
+    for (int64_t i = 0; i < N; i++) {
+        const float *x = X + i * C;
+        float *dx = dX + i * C;
+        int64_t lab = label_at(yt, i);
+        float m = -INFINITY, s = 0;
+        for (int64_t c = 0; c < C; c++) m = fmaxf(m, x[c]);
+        for (int64_t c = 0; c < C; c++) s += expf(x[c] - m);
+        float inv = 1.0f / s;
+        for (int64_t c = 0; c < C; c++) {
+            float d = (expf(x[c] - m) * inv - (c == lab ? 1.0f : 0.0f)) * scale;
+            dx[c] = acc ? dx[c] + d : d;
+        }
+    }
+}
+
+nnc_node *nnc_cross_entropy(nnc_graph *g, nnc_node *logits, nnc_node *labels, nnc_reduction r) {
+    if (!g || g->err) return NULL;
+    if (r != NNC_MEAN && r != NNC_SUM) return nnc_graph_fail(g, NNC_ERR_ARG, "cross_entropy: unknown reduction %d", (int)r);
+    nnc_node *in[2] = {logits, labels};
+    ce_attrs a = {r};
+    return nnc_node_new(g, NNC_OP_CROSS_ENTROPY, 2, in, &a, sizeof a);
+}
+
+static nnc_node *case_mean(nnc_graph *g) {
+    nnc_node *x = nnc_input(g, "x", NNC_F32, 1, (int64_t[]){5});
+    nnc_node *y = nnc_input(g, "y", NNC_I64, 0, NULL);
+    nnc_input_requires_grad(x);
+    nnc_node *l = nnc_cross_entropy(g, x, y, NNC_MEAN);
+    nnc_graph_output(g, l);
+    return l;
+}
+static nnc_node *case_sum(nnc_graph *g) {
+    nnc_node *x = nnc_input(g, "x", NNC_F32, 1, (int64_t[]){3});
+    nnc_node *y = nnc_input(g, "y", NNC_I32, 0, NULL);
+    nnc_input_requires_grad(x);
+    nnc_node *l = nnc_cross_entropy(g, x, y, NNC_SUM);
+    nnc_graph_output(g, l);
+    return l;
+}
+static const nnc_op_case cases[] = {
+    {"cross_entropy_mean_C5_i64", 4, 1e-2, 2e-3, 1e-4, 5, case_mean},
+    {"cross_entropy_sum_C3_i32", 3, 1e-2, 2e-3, 1e-4, 3, case_sum},
+};
+const nnc_op_desc nnc_op_cross_entropy = {"cross_entropy", "softmax cross-entropy with integer labels (mean or sum)", "reduction",
+                                          ce_infer, ce_forward, ce_backward, NULL, NULL,
+                                          NNC_READS_IN(0) | NNC_READS_IN(1), cases, 2};

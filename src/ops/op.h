@@ -1,0 +1,77 @@
+/* op.h -- what an op is: its descriptor, its gradient-check cases, and the
+ * helpers kernels share. One op = one file in src/ops/ + one line in ops.def.
+ *
+ * Conventions (see docs/ARCHITECTURE.md, "Adding an op"):
+ *  - infer() validates inputs and sets n->out (dtype, ndim, shape) for the
+ *    current batch; errors name the node and the shapes.
+ *  - forward() writes n->out.data (every element).
+ *  - backward() reads n->grad and writes the gradient of every input that
+ *    needs one (nnc_needs_grad(in[i])): when n->accum[i] is 0 it must
+ *    overwrite in[i]->grad, otherwise add to it (nnc_grad_dst does the
+ *    zeroing for kernels that only know how to add).
+ *  - bwd_reads declares what backward reads, so the planner can free the rest.
+ */
+#ifndef NNC_OPS_OP_H
+#define NNC_OPS_OP_H
+#include "core/graph.h"
+#include <string.h>
+
+typedef enum nnc_op_id {
+#define OP(E, s) NNC_OP_##E,
+#include "ops/ops.def"
+#undef OP
+    NNC_OP_COUNT
+} nnc_op_id;
+
+/* A gradient-check case: build() adds inputs (with nnc_input_requires_grad),
+ * parameters and the op, and marks the result as an output. */
+typedef struct nnc_op_case {
+    const char *name;
+    int64_t batch;
+    double eps, rtol, atol;  /* finite-difference step and tolerance */
+    int int_range;           /* integer inputs are drawn from [0, int_range) */
+    nnc_node *(*build)(nnc_graph *g);
+} nnc_op_case;
+
+typedef struct nnc_op_desc {
+    const char *name;
+    const char *doc;      /* one line for `nnc ops` */
+    const char *attrs_doc;
+    nnc_status (*infer)(nnc_node *n);
+    void (*forward)(nnc_node *n, const nnc_exec *x);
+    void (*backward)(nnc_node *n, const nnc_exec *x);
+    size_t (*workspace)(const nnc_node *n, int training); /* optional */
+    size_t (*saved)(const nnc_node *n, int training);     /* optional */
+    uint32_t bwd_reads;
+    const nnc_op_case *cases;
+    int n_cases;
+} nnc_op_desc;
+
+/* The table: non-const so tests can substitute a kernel (checker self-test). */
+extern nnc_op_desc nnc_ops[NNC_OP_COUNT];
+#define OP(E, s) extern const nnc_op_desc nnc_op_##s;
+#include "ops/ops.def"
+#undef OP
+const nnc_op_desc *nnc_op_find(const char *name);
+
+static inline float *nnc_f32(const nnc_tensor *t) { return (float *)t->data; }
+static inline int64_t nnc_numel(const nnc_tensor *t) { return nnc_tensor_numel(t); }
+
+/* The gradient buffer of input i ready for accumulation: NULL when input i
+ * needs no gradient; zeroed first when this contribution overwrites. */
+static inline float *nnc_grad_dst(nnc_node *n, int i) {
+    nnc_node *in = n->in[i];
+    if (!nnc_needs_grad(in)) return NULL;
+    if (!n->accum[i]) memset(in->grad.data, 0, nnc_tensor_bytes(&in->grad));
+    return (float *)in->grad.data;
+}
+/* Copies shape of t into n->out with dtype dt. */
+static inline void nnc_out_like(nnc_node *n, const nnc_tensor *t, nnc_dtype dt) {
+    n->out.dtype = dt;
+    n->out.ndim = t->ndim;
+    for (int i = 0; i < t->ndim; i++) n->out.shape[i] = t->shape[i];
+}
+/* "node 'conv1' (conv2d)" for messages. */
+const char *nnc_node_desc(const nnc_node *n, char *buf, size_t size);
+#define NNC_ATTRS(n, T) ((T *)(void *)(n)->attrs)
+#endif

@@ -1,0 +1,31 @@
+/* registry.c -- the op table, generated from ops.def. */
+#include "ops/op.h"
+#include <stdio.h>
+
+nnc_op_desc nnc_ops[NNC_OP_COUNT] = {
+#define OP(E, s) [NNC_OP_##E] = {0},
+#include "ops/ops.def"
+#undef OP
+};
+
+/* Filled at load time: designated initializers cannot copy from extern consts. */
+__attribute__((constructor)) static void nnc_ops_init(void) {
+#define OP(E, s) nnc_ops[NNC_OP_##E] = nnc_op_##s;
+#include "ops/ops.def"
+#undef OP
+}
+
+const nnc_op_desc *nnc_op_find(const char *name) {
+    for (int i = 0; i < NNC_OP_COUNT; i++)
+        if (nnc_ops[i].name && strcmp(nnc_ops[i].name, name) == 0) return &nnc_ops[i];
+    return NULL;
+}
+
+const char *nnc_node_desc(const nnc_node *n, char *buf, size_t size) {
+    const char *op = n->op >= 0 ? nnc_ops[n->op].name : (n->flags & NNC_NODE_PARAM) ? "param"
+                                                     : (n->flags & NNC_NODE_STATE)   ? "state"
+                                                                                     : "input";
+    if (n->name) snprintf(buf, size, "node '%s' (%s)", n->name, op);
+    else snprintf(buf, size, "node #%d (%s)", n->id, op);
+    return buf;
+}

@@ -1,0 +1,45 @@
+/* unary.h -- elementwise activations from one scalar function pair.
+ *
+ * NNC_UNARY_OP(stem, doc, fwd, bwd, reads) defines the op `stem`: fwd(x)
+ * gives y; bwd(x, y) gives dy/dx, where reads says which of x (NNC_READS_IN(0))
+ * and y (NNC_READS_OUT) the derivative needs, so the planner keeps only that.
+ * Also defines the builder nnc_<stem>(g, x) and gradient-check cases. */
+#ifndef NNC_OPS_UNARY_H
+#define NNC_OPS_UNARY_H
+#include "ops/op.h"
+
+nnc_status nnc_unary_infer(nnc_node *n);
+nnc_node *nnc_unary_build(nnc_graph *g, int op, nnc_node *x);
+nnc_node *nnc_unary_case(nnc_graph *g, int op, int ndim, const int64_t *shape);
+
+#define NNC_UNARY_OP(stem, ENUM, doc, fwd, bwd, reads, case_eps)                                  \
+    static void stem##_forward(nnc_node *n, const nnc_exec *ex) {                                 \
+        (void)ex;                                                                                  \
+        const float *X = n->in[0]->out.data;                                                       \
+        float *Y = n->out.data;                                                                    \
+        int64_t cnt = nnc_numel(&n->out);                                                          \
+        _Pragma("omp parallel for simd schedule(static) if (cnt > 32768)")                         \
+        for (int64_t i = 0; i < cnt; i++) { float x = X[i]; Y[i] = (fwd); }                        \
+    }                                                                                              \
+    static void stem##_backward(nnc_node *n, const nnc_exec *ex) {                                \
+        (void)ex;                                                                                  \
+        const float *X = n->in[0]->out.data, *Y = n->out.data, *dY = n->grad.data;                 \
+        float *dX = n->in[0]->grad.data;                                                           \
+        int64_t cnt = nnc_numel(&n->out);                                                          \
+        int acc = n->accum[0];                                                                     \
+        _Pragma("omp parallel for simd schedule(static) if (cnt > 32768)")                         \
+        for (int64_t i = 0; i < cnt; i++) {                                                        \
+            float x = X[i], y = Y[i];                                                              \
+            (void)x; (void)y;                                                                      \
+            float d = dY[i] * (bwd);                                                               \
+            dX[i] = acc ? dX[i] + d : d;                                                           \
+        }                                                                                          \
+    }                                                                                              \
+    static nnc_node *stem##_case(nnc_graph *g) {                                                   \
+        return nnc_unary_case(g, NNC_OP_##ENUM, 3, (const int64_t[]){3, 5, 7});                   \
+    }                                                                                              \
+    static const nnc_op_case stem##_cases[] = {{#stem "_3x5x7", 2, case_eps, 2e-3, 1e-4, 0, stem##_case}}; \
+    const nnc_op_desc nnc_op_##stem = {#stem, doc, "", nnc_unary_infer, stem##_forward,          \
+                                       stem##_backward, NULL, NULL, reads, stem##_cases, 1};        \
+    nnc_node *nnc_##stem(nnc_graph *g, nnc_node *x) { return nnc_unary_build(g, NNC_OP_##ENUM, x); }
+#endif
