@@ -189,6 +189,12 @@ nnc_node *nnc_conv2d_layer(nnc_graph *g, nnc_node *x, const char *name, int64_t 
 /* Creates weight/bias (affine), running_mean/var and num_batches_tracked. */
 nnc_node *nnc_batchnorm_layer(nnc_graph *g, nnc_node *x, const char *name, float eps, float momentum);
 
+/* The op table: names, one-line descriptions, attributes. */
+int nnc_op_count(void);
+const char *nnc_op_name(int i);
+const char *nnc_op_doc(int i);
+const char *nnc_op_attrs(int i);
+
 /* ------------------------------------------------------------- node access */
 nnc_tensor *nnc_node_value(nnc_node *n); /* valid after compile */
 nnc_tensor *nnc_node_grad(nnc_node *n);  /* NULL data unless it has a gradient */
@@ -322,6 +328,9 @@ void nnc_safetensors_close(nnc_safetensors *f);
  * "bn1.num_batches_tracked" as I64), with metadata {"format": "pt"}, so the
  * file loads with PyTorch's load_state_dict(strict=True). */
 nnc_status nnc_graph_save(nnc_graph *g, const char *path);
+/* The same with extra metadata (string pairs; "format" defaults to "pt"). */
+nnc_status nnc_graph_save_meta(nnc_graph *g, const char *path, int n_meta, const char *const *meta_keys,
+                               const char *const *meta_values);
 /* Strict load, like load_state_dict(strict=True): every parameter and state of
  * the model must be in the file with the same dtype and shape, and the file
  * must hold nothing else. The error (NNC_ERR_FORMAT) names the first missing,
@@ -389,9 +398,72 @@ nnc_status nnc_image_read(const char *path, nnc_tensor *out);
 
 /* ---------------------------------------------------- models (src/models) */
 /* @@SECTION models@@ */
+/* A model: a graph with one image input, integer labels, logits and a
+ * softmax cross-entropy loss, built by name from the zoo. */
+typedef struct nnc_model_opts {
+    int num_classes;     /* 0: the model's default */
+    int in_channels;     /* 0: default */
+    int height, width;   /* 0: default */
+    float dropout;       /* models with dropout layers; < 0: default */
+} nnc_model_opts;
+typedef struct nnc_model {
+    nnc_graph *g;
+    nnc_node *input;     /* f32 [N, C, H, W] */
+    nnc_node *labels;    /* i64 [N] */
+    nnc_node *logits;    /* f32 [N, classes] */
+    nnc_node *loss;      /* mean cross-entropy */
+    char name[64];
+    int64_t in_shape[3]; /* C, H, W */
+    int num_classes;
+    float norm_mean, norm_std; /* input normalization the weights were trained with */
+} nnc_model;
+nnc_model_opts nnc_model_defaults(void);
+/* Builds a zoo model ("mlp", "lenet5"); unknown names list the known ones. */
+nnc_status nnc_model_build(const char *name, const nnc_model_opts *opts, nnc_model **out);
+void nnc_model_free(nnc_model *m);
+int nnc_zoo_count(void);
+const char *nnc_zoo_name(int i);
+const char *nnc_zoo_doc(int i);
+/* Weights (safetensors, PyTorch names) plus metadata: model name, input
+ * shape, classes and normalization. Written atomically. */
+nnc_status nnc_model_save(nnc_model *m, const char *path);
+/* Strict load; refuses a file of another architecture with the key at fault. */
+nnc_status nnc_model_load(nnc_model *m, const char *path);
 
 /* ------------------------------------------------- training (src/train) */
 /* @@SECTION train@@ */
+typedef struct nnc_epoch_stats {
+    int epoch;           /* 1-based */
+    double train_loss, train_acc, test_loss, test_acc; /* accuracies as fractions */
+    double time_s;       /* training steps only */
+    double img_per_s;
+} nnc_epoch_stats;
+typedef struct nnc_train_opts {
+    int epochs;
+    int64_t batch, eval_batch;
+    nnc_optim optim;
+    uint64_t seed;           /* initialization, shuffling, dropout */
+    int shuffle;
+    const char *checkpoint_dir; /* after every epoch: model.safetensors + train_state.safetensors */
+    const char *resume_dir;     /* continue from a checkpoint directory */
+    void (*on_step)(int epoch, int64_t step, int64_t steps, float loss, void *user);
+    void (*on_epoch)(const nnc_epoch_stats *s, void *user);
+    void *user;
+} nnc_train_opts;
+/* W1's recipe: 5 epochs, batch 64, SGD lr 0.05 momentum 0.9 wd 5e-4, seed 0. */
+nnc_train_opts nnc_train_defaults(void);
+/* Computes the training set's scalar mean/std, normalizes both sets in place
+ * (test may be NULL) and records them in the model for eval and predict. */
+nnc_status nnc_model_normalize_data(nnc_model *m, nnc_dataset *train, nnc_dataset *test);
+/* Trains with the options; evaluates on test (may be NULL) after each epoch.
+ * The last partial batch of an epoch is kept. */
+nnc_status nnc_train(nnc_model *m, const nnc_dataset *train, const nnc_dataset *test, const nnc_train_opts *o);
+/* Mean loss and accuracy over a dataset in eval mode; predictions (optional,
+ * ds->n entries) receive each sample's arg-max class. */
+nnc_status nnc_evaluate(nnc_model *m, const nnc_dataset *ds, int64_t batch, double *loss, double *acc, int64_t *predictions);
+/* Checkpoint directory: weights + optimizer buffers, epoch, step, counters. */
+nnc_status nnc_checkpoint_save(nnc_model *m, const char *dir, int epoch);
+nnc_status nnc_checkpoint_load(nnc_model *m, const char *dir, int *epoch);
 
 #ifdef __cplusplus
 }

@@ -107,6 +107,23 @@ static int same_tensor(const nnc_tensor *a, const nnc_tensor *b) {
     return n == 0 || !memcmp(a->data, b->data, n);
 }
 
+/* Six tensors of every dtype, a 0-dim and an empty one; tools/gen_st_fixtures.py writes the same
+ * values with the reference implementation into tests/st/hf_reference.safetensors. */
+static float ref_f32[6] = {1.5f, -2.f, 3.25f, 0.f, 1e-30f, -7.f};
+static int32_t ref_i32[4] = {-1, 2, INT32_MAX, INT32_MIN};
+static int64_t ref_i64 = INT64_MIN + 5;
+static uint8_t ref_u8[5] = {0, 1, 127, 128, 255};
+static double ref_f64[4] = {3.141592653589793, -1e300, 0.5, 2.0};
+static const char *const ref_names[6] = {"layer.f32", "layer.i32", "num_batches_tracked", "a_u8", "b_f64", "empty"};
+static void ref_tensors(nnc_tensor *ts) {
+    ts[0] = mk(NNC_F32, 2, (int64_t[]){2, 3}, ref_f32);
+    ts[1] = mk(NNC_I32, 1, (int64_t[]){4}, ref_i32);
+    ts[2] = mk(NNC_I64, 0, NULL, &ref_i64);
+    ts[3] = mk(NNC_U8, 1, (int64_t[]){5}, ref_u8); /* 5 bytes: in name order, misaligns b_f64 */
+    ts[4] = mk(NNC_F64, 2, (int64_t[]){2, 2}, ref_f64);
+    ts[5] = mk(NNC_F32, 2, (int64_t[]){0, 3}, NULL); /* empty */
+}
+
 /* A small valid file with two f32 tensors, used as a template. */
 static const char *const valid_header =
     "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
@@ -126,6 +143,7 @@ static void check_refused(const char *label, const char *path, nnc_status want, 
     nnc_safetensors *f = (nnc_safetensors *)1;
     nnc_status s = nnc_safetensors_open(path, &f);
     const char *msg = nnc_last_error();
+    if (getenv("NNC_TEST_VERBOSE")) printf("  %-22s %s\n", label, msg);
     T_CHECKF(s == want, "%s: got %s (%s), want %s", label, nnc_status_name(s), msg, nnc_status_name(want));
     T_CHECKF(f == NULL, "%s: *out not NULL on failure", label);
     T_CHECKF(strstr(msg, path) != NULL, "%s: message does not name the file: %s", label, msg);
@@ -138,21 +156,9 @@ int main(void) {
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
 
     T_CASE("safetensors: round trip of every dtype, 0-dim and empty tensors") {
-        float f32[6] = {1.5f, -2.f, 3.25f, 0.f, 1e-30f, -7.f};
-        int32_t i32[4] = {-1, 2, INT32_MAX, INT32_MIN};
-        int64_t i64 = INT64_MIN + 5;
-        uint8_t u8[5] = {0, 1, 127, 128, 255};
-        double f64[4] = {3.141592653589793, -1e300, 0.5, 2.0};
-        nnc_tensor ts[6] = {
-            mk(NNC_F32, 2, (int64_t[]){2, 3}, f32),
-            mk(NNC_I32, 1, (int64_t[]){4}, i32),
-            mk(NNC_I64, 0, NULL, &i64),
-            mk(NNC_U8, 1, (int64_t[]){5}, u8),          /* 5 bytes: misaligns what follows */
-            mk(NNC_F64, 2, (int64_t[]){2, 2}, f64),
-            mk(NNC_F32, 2, (int64_t[]){0, 3}, NULL),    /* empty */
-        };
-        const char *names[6] = {"layer.f32", "layer.i32", "num_batches_tracked", "a_u8", "b_f64", "empty"};
-        T_OK(nnc_safetensors_write(tp("rt.safetensors"), 6, names, ts, 0, NULL, NULL));
+        nnc_tensor ts[6];
+        ref_tensors(ts);
+        T_OK(nnc_safetensors_write(tp("rt.safetensors"), 6, ref_names, ts, 0, NULL, NULL));
         nnc_safetensors *f = NULL;
         T_OK(nnc_safetensors_open(tp("rt.safetensors"), &f));
         if (f) {
@@ -163,10 +169,10 @@ int main(void) {
                          "name %d: %s", i, nnc_safetensors_name(f, i));
             T_CHECK(nnc_safetensors_name(f, 6) == NULL && nnc_safetensors_name(f, -1) == NULL);
             for (int i = 0; i < 6; i++) {
-                const nnc_tensor *t = nnc_safetensors_get(f, names[i]);
-                T_CHECKF(same_tensor(t, &ts[i]), "tensor '%s' differs after the round trip", names[i]);
+                const nnc_tensor *t = nnc_safetensors_get(f, ref_names[i]);
+                T_CHECKF(same_tensor(t, &ts[i]), "tensor '%s' differs after the round trip", ref_names[i]);
                 if (t && nnc_tensor_bytes(t))
-                    T_CHECKF((uintptr_t)t->data % nnc_dtype_size(t->dtype) == 0, "'%s' data misaligned", names[i]);
+                    T_CHECKF((uintptr_t)t->data % nnc_dtype_size(t->dtype) == 0, "'%s' data misaligned", ref_names[i]);
             }
             const nnc_tensor *s = nnc_safetensors_get(f, "num_batches_tracked");
             T_CHECK(s && s->ndim == 0 && nnc_tensor_numel(s) == 1 && *(int64_t *)s->data == INT64_MIN + 5);
@@ -175,6 +181,22 @@ int main(void) {
             nnc_safetensors_close(f);
         }
         T_CHECK(count_tmp_files() == 0);
+    }
+
+    T_CASE("safetensors: reads a file written by the reference implementation") {
+        nnc_tensor ts[6];
+        ref_tensors(ts);
+        nnc_safetensors *f = NULL;
+        T_OK(nnc_safetensors_open(t_path("st/hf_reference.safetensors"), &f));
+        if (f) {
+            T_CHECK(nnc_safetensors_count(f) == 6);
+            for (int i = 0; i < 6; i++)
+                T_CHECKF(same_tensor(nnc_safetensors_get(f, ref_names[i]), &ts[i]), "tensor '%s' differs",
+                         ref_names[i]);
+            const char *v = nnc_safetensors_meta(f, "format");
+            T_CHECK(v && !strcmp(v, "pt") && nnc_safetensors_meta_count(f) == 2);
+            nnc_safetensors_close(f);
+        }
     }
 
     T_CASE("safetensors: metadata round trip with escapes and UTF-8") {
@@ -267,7 +289,8 @@ int main(void) {
         static float big[1 << 16];
         const char *names[2] = {"w", "big"};
         nnc_tensor t1 = mk(NNC_F32, 1, (int64_t[]){4}, v1);
-        const char *path = tp("atomic.safetensors");
+        char path[512];
+        snprintf(path, sizeof path, "%s", tp("atomic.safetensors"));
         T_OK(nnc_safetensors_write(path, 1, names, &t1, 0, NULL, NULL));
         size_t n1 = 0, n2 = 0;
         unsigned char *before = read_bytes(path, &n1);
@@ -304,7 +327,8 @@ int main(void) {
 
         /* A read-only directory (meaningless for root, who may write anyway). */
         mkdir(tp("ro"), 0755);
-        const char *ro_path = tp("ro/w.safetensors");
+        char ro_path[512];
+        snprintf(ro_path, sizeof ro_path, "%s", tp("ro/w.safetensors"));
         T_OK(nnc_safetensors_write(ro_path, 1, names, &t1, 0, NULL, NULL));
         chmod(tp("ro"), 0555);
         if (access(tp("ro"), W_OK) != 0) {
@@ -346,7 +370,7 @@ int main(void) {
             {"dtype_not_string", ~0ull, "{\"w\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", 4, NULL, 0,
              NNC_ERR_FORMAT, "'w'"},
             {"shape_negative", ~0ull, "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,-1],\"data_offsets\":[0,4]}}", 4, NULL,
-             0, NNC_ERR_FORMAT, "'w': shape[1]"},
+             0, NNC_ERR_FORMAT, "'w': shape[1] is -1"},
             {"shape_float", ~0ull, "{\"w\":{\"dtype\":\"F32\",\"shape\":[1.0],\"data_offsets\":[0,4]}}", 4, NULL, 0,
              NNC_ERR_FORMAT, "'w': shape[0]"},
             {"shape_not_array", ~0ull, "{\"w\":{\"dtype\":\"F32\",\"shape\":3,\"data_offsets\":[0,12]}}", 12, NULL,
@@ -380,7 +404,7 @@ int main(void) {
              "gap of 4 bytes before tensor 'b'"},
             {"gap_at_start", ~0ull, "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, NULL, 0,
              NNC_ERR_FORMAT, "gap of 4 bytes before tensor 'a'"},
-            {"trailing_bytes", ~0ull, NULL, 13, NULL, 0, NNC_ERR_FORMAT, "1 bytes after the last tensor"},
+            {"trailing_bytes", ~0ull, NULL, 13, NULL, 0, NNC_ERR_FORMAT, "1 trailing byte(s) after the last tensor"},
             {"truncated_data", ~0ull, NULL, 11, NULL, 0, NNC_ERR_FORMAT, "'b': data_offsets end at 12, beyond"},
             {"metadata_number", ~0ull, "{\"__metadata__\":{\"epoch\":3}}", 0, NULL, 0, NNC_ERR_FORMAT,
              "__metadata__ entry 'epoch' is not a string"},
@@ -479,6 +503,7 @@ int main(void) {
         free(img);
     }
 
-    rm_rf_tmpdir();
+    if (getenv("NNC_TEST_KEEP")) printf("  files kept in %s\n", tmpdir);
+    else rm_rf_tmpdir();
     return t_finish();
 }

@@ -163,6 +163,7 @@ nnc_status nnc_graph_compile(nnc_graph *g, int64_t batch, int training) {
     nnc_status s = nnc_graph_init_params(g);
     if (s) return s;
     nnc_plan *p = find_plan(g, batch, training);
+    if (p && p == g->cur) return NNC_OK;
     if (p) { nnc_plan_bind(g, p); return NNC_OK; }
 
     if (g->n_plans == NNC_MAX_PLANS) { /* evict the oldest */

@@ -19,6 +19,8 @@
 
 #define ST_MAX_HEADER ((uint64_t)100 * 1000 * 1000) /* what the reference implementation accepts */
 
+typedef struct st_meta { char *key, *val; } st_meta;
+
 typedef struct st_entry {
     char *name;
     nnc_tensor t;
@@ -32,7 +34,7 @@ struct nnc_safetensors {
     int n;
     st_entry *e;          /* sorted by name */
     int n_meta;
-    char **meta_key, **meta_val; /* sorted by key */
+    st_meta *meta;        /* sorted by key */
 };
 
 /* ------------------------------------------------------------ shared helpers */
@@ -109,19 +111,23 @@ static void st_put_json_str(st_buf *b, const char *s) {
     st_put(b, "\"", 1);
 }
 
-static const char *const *st_sort_keys; /* qsort has no context argument in C11 */
-static int st_cmp_index(const void *a, const void *b) {
-    return strcmp(st_sort_keys[*(const int *)a], st_sort_keys[*(const int *)b]);
-}
+typedef struct st_key { const char *s; int i; } st_key;
+static int st_cmp_key(const void *a, const void *b) { return strcmp(((const st_key *)a)->s, ((const st_key *)b)->s); }
+
 /* order[] = indices of keys sorted by name; ARG error naming `what` on a duplicate. */
 static nnc_status st_sort_names(const char *path, const char *what, int n, const char *const *keys, int *order) {
-    for (int i = 0; i < n; i++) order[i] = i;
-    st_sort_keys = keys;
-    qsort(order, (size_t)n, sizeof *order, st_cmp_index);
-    for (int i = 1; i < n; i++)
-        if (!strcmp(keys[order[i - 1]], keys[order[i]]))
-            return nnc_error(NNC_ERR_ARG, "%s: %s '%s' is given twice", path, what, keys[order[i]]);
-    return NNC_OK;
+    st_key *k = malloc(((size_t)n + 1) * sizeof *k);
+    if (!k) return nnc_error(NNC_ERR_OOM, "%s: out of memory", path);
+    for (int i = 0; i < n; i++) k[i] = (st_key){keys[i], i};
+    qsort(k, (size_t)n, sizeof *k, st_cmp_key);
+    nnc_status s = NNC_OK;
+    for (int i = 0; i < n; i++) {
+        order[i] = k[i].i;
+        if (i && !s && !strcmp(k[i - 1].s, k[i].s))
+            s = nnc_error(NNC_ERR_ARG, "%s: %s '%s' is given twice", path, what, k[i].s);
+    }
+    free(k);
+    return s;
 }
 
 static nnc_status st_check_string(const char *path, const char *what, int i, const char *s) {
@@ -333,10 +339,9 @@ done:
 void nnc_safetensors_close(nnc_safetensors *f) {
     if (!f) return;
     for (int i = 0; i < f->n; i++) { free(f->e[i].name); free(f->e[i].copy); }
-    for (int i = 0; i < f->n_meta; i++) { free(f->meta_key[i]); free(f->meta_val[i]); }
+    for (int i = 0; i < f->n_meta; i++) { free(f->meta[i].key); free(f->meta[i].val); }
     free(f->e);
-    free(f->meta_key);
-    free(f->meta_val);
+    free(f->meta);
     free(f->image);
     free(f);
 }
@@ -398,7 +403,11 @@ static nnc_status st_parse_entry(const char *path, const char *key, json_t *v, u
     e->t.ndim = (int)nd;
     uint64_t bytes = nnc_dtype_size(e->t.dtype);
     for (size_t d = 0; d < nd; d++) {
-        long long x = st_json_uint(json_array_get(shape, d));
+        json_t *dv = json_array_get(shape, d);
+        long long x = st_json_uint(dv);
+        if (x < 0 && json_is_integer(dv))
+            return nnc_error(NNC_ERR_FORMAT, "%s: tensor '%s': shape[%zu] is %lld, expected a non-negative integer",
+                             path, key, d, (long long)json_integer_value(dv));
         if (x < 0)
             return nnc_error(NNC_ERR_FORMAT, "%s: tensor '%s': shape[%zu] is not a non-negative integer", path, key, d);
         e->t.shape[d] = x;
@@ -446,35 +455,32 @@ static nnc_status st_check_tiling(const char *path, nnc_safetensors *f, uint64_t
         prev = e->name;
     }
     if (pos != data_size)
-        return nnc_error(NNC_ERR_FORMAT, "%s: %llu bytes after the last tensor's data (expected %llu bytes of data)",
+        return nnc_error(NNC_ERR_FORMAT,
+                         "%s: %llu trailing byte(s) after the last tensor's data (expected %llu bytes of data)",
                          path, (unsigned long long)(data_size - pos), (unsigned long long)pos);
     return NNC_OK;
+}
+
+static int st_cmp_meta(const void *a, const void *b) {
+    return strcmp(((const st_meta *)a)->key, ((const st_meta *)b)->key);
 }
 
 static nnc_status st_parse_meta(const char *path, nnc_safetensors *f, json_t *m) {
     if (!json_is_object(m)) return nnc_error(NNC_ERR_FORMAT, "%s: __metadata__ is not a JSON object", path);
     size_t n = json_object_size(m);
-    f->meta_key = calloc(n + 1, sizeof *f->meta_key);
-    f->meta_val = calloc(n + 1, sizeof *f->meta_val);
-    if (!f->meta_key || !f->meta_val) return nnc_error(NNC_ERR_OOM, "%s: out of memory for metadata", path);
+    if (!(f->meta = calloc(n + 1, sizeof *f->meta)))
+        return nnc_error(NNC_ERR_OOM, "%s: out of memory for metadata", path);
     const char *k;
     json_t *v;
     json_object_foreach(m, k, v) {
         if (!json_is_string(v))
             return nnc_error(NNC_ERR_FORMAT, "%s: __metadata__ entry '%s' is not a string", path, k);
-        int i = f->n_meta;
-        f->meta_key[i] = strdup(k);
-        f->meta_val[i] = strdup(json_string_value(v));
-        f->n_meta++;
-        if (!f->meta_key[i] || !f->meta_val[i]) return nnc_error(NNC_ERR_OOM, "%s: out of memory for metadata", path);
+        st_meta *e = &f->meta[f->n_meta++];
+        e->key = strdup(k);
+        e->val = strdup(json_string_value(v));
+        if (!e->key || !e->val) return nnc_error(NNC_ERR_OOM, "%s: out of memory for metadata", path);
     }
-    /* sort key/value pairs by key (insertion sort: metadata is small) */
-    for (int i = 1; i < f->n_meta; i++)
-        for (int j = i; j > 0 && strcmp(f->meta_key[j - 1], f->meta_key[j]) > 0; j--) {
-            char *tk = f->meta_key[j], *tv = f->meta_val[j];
-            f->meta_key[j] = f->meta_key[j - 1]; f->meta_val[j] = f->meta_val[j - 1];
-            f->meta_key[j - 1] = tk; f->meta_val[j - 1] = tv;
-        }
+    qsort(f->meta, (size_t)f->n_meta, sizeof *f->meta, st_cmp_meta);
     return NNC_OK;
 }
 
@@ -544,7 +550,10 @@ nnc_status nnc_safetensors_open(const char *path, nnc_safetensors **out) {
     nnc_safetensors *f = calloc(1, sizeof *f);
     struct stat st;
     if (!f) { s = nnc_error(NNC_ERR_OOM, "%s: out of memory", path); goto fail; }
-    if (fstat(fileno(fp), &st) != 0) { s = nnc_error(NNC_ERR_IO, "%s: cannot stat: %s", path, strerror(errno)); goto fail; }
+    if (fstat(fileno(fp), &st) != 0) {
+        s = nnc_error(NNC_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+        goto fail;
+    }
     if (!S_ISREG(st.st_mode)) { s = nnc_error(NNC_ERR_IO, "%s: not a regular file", path); goto fail; }
     if ((uint64_t)st.st_size > SIZE_MAX - 16) { s = nnc_error(NNC_ERR_IO, "%s: file too large", path); goto fail; }
     f->size = (size_t)st.st_size;
@@ -595,7 +604,7 @@ const char *nnc_safetensors_name(const nnc_safetensors *f, int i) {
 }
 
 const nnc_tensor *nnc_safetensors_get(const nnc_safetensors *f, const char *name) {
-    if (!f || !name) return NULL;
+    if (!f || !name || !f->n) return NULL;
     st_entry key = {.name = (char *)name};
     const st_entry *e = bsearch(&key, f->e, (size_t)f->n, sizeof *f->e, st_cmp_entry_name);
     return e ? &e->t : NULL;
@@ -604,12 +613,12 @@ const nnc_tensor *nnc_safetensors_get(const nnc_safetensors *f, const char *name
 int nnc_safetensors_meta_count(const nnc_safetensors *f) { return f ? f->n_meta : 0; }
 
 const char *nnc_safetensors_meta_key(const nnc_safetensors *f, int i) {
-    return f && i >= 0 && i < f->n_meta ? f->meta_key[i] : NULL;
+    return f && i >= 0 && i < f->n_meta ? f->meta[i].key : NULL;
 }
 
 const char *nnc_safetensors_meta(const nnc_safetensors *f, const char *key) {
-    if (!f || !key) return NULL;
-    for (int i = 0; i < f->n_meta; i++)
-        if (!strcmp(f->meta_key[i], key)) return f->meta_val[i];
-    return NULL;
+    if (!f || !key || !f->n_meta) return NULL;
+    st_meta k = {(char *)key, NULL};
+    const st_meta *e = bsearch(&k, f->meta, (size_t)f->n_meta, sizeof *f->meta, st_cmp_meta);
+    return e ? e->val : NULL;
 }

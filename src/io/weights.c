@@ -57,25 +57,40 @@ static nnc_status w_collect(nnc_graph *g, const char *path, w_item **out, int *n
     return NNC_OK;
 }
 
-nnc_status nnc_graph_save(nnc_graph *g, const char *path) {
+nnc_status nnc_graph_save_meta(nnc_graph *g, const char *path, int n_meta, const char *const *meta_keys,
+                               const char *const *meta_values) {
     if (!g || !path) return nnc_error(NNC_ERR_ARG, "nnc_graph_save: graph or path is NULL");
+    if (n_meta < 0 || (n_meta > 0 && (!meta_keys || !meta_values)))
+        return nnc_error(NNC_ERR_ARG, "%s: %d metadata entries without keys or values", path, n_meta);
     w_item *it;
     int n;
     nnc_status s = w_collect(g, path, &it, &n);
     if (s) return s;
     const char **names = malloc(((size_t)n + 1) * sizeof *names);
     nnc_tensor *ts = malloc(((size_t)n + 1) * sizeof *ts);
-    if (!names || !ts) s = nnc_error(NNC_ERR_OOM, "%s: out of memory", path);
+    const char **mk = malloc(((size_t)n_meta + 1) * sizeof *mk), **mv = malloc(((size_t)n_meta + 1) * sizeof *mv);
+    if (!names || !ts || !mk || !mv) s = nnc_error(NNC_ERR_OOM, "%s: out of memory", path);
     else {
         for (int i = 0; i < n; i++) { names[i] = it[i].name; ts[i] = *it[i].t; }
-        static const char *const mk[] = {"format"}, *const mv[] = {"pt"};
-        s = nnc_safetensors_write(path, n, names, ts, 1, mk, mv);
+        /* "format": "pt" tells Hugging Face loaders this is a PyTorch state_dict, unless the caller says otherwise */
+        int m = 0, has_format = 0;
+        for (int i = 0; i < n_meta; i++) {
+            mk[m] = meta_keys[i];
+            mv[m++] = meta_values[i];
+            if (meta_keys[i] && !strcmp(meta_keys[i], "format")) has_format = 1;
+        }
+        if (!has_format) { mk[m] = "format"; mv[m++] = "pt"; }
+        s = nnc_safetensors_write(path, n, names, ts, m, mk, mv);
     }
     free(names);
     free(ts);
+    free(mk);
+    free(mv);
     free(it);
     return s;
 }
+
+nnc_status nnc_graph_save(nnc_graph *g, const char *path) { return nnc_graph_save_meta(g, path, 0, NULL, NULL); }
 
 static int w_same_shape(const nnc_tensor *a, const nnc_tensor *b) {
     if (a->ndim != b->ndim) return 0;

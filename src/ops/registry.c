@@ -29,3 +29,8 @@ const char *nnc_node_desc(const nnc_node *n, char *buf, size_t size) {
     else snprintf(buf, size, "node #%d (%s)", n->id, op);
     return buf;
 }
+
+int nnc_op_count(void) { return NNC_OP_COUNT; }
+const char *nnc_op_name(int i) { return i >= 0 && i < NNC_OP_COUNT ? nnc_ops[i].name : NULL; }
+const char *nnc_op_doc(int i) { return i >= 0 && i < NNC_OP_COUNT ? nnc_ops[i].doc : NULL; }
+const char *nnc_op_attrs(int i) { return i >= 0 && i < NNC_OP_COUNT ? nnc_ops[i].attrs_doc : NULL; }

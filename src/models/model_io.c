@@ -1,0 +1,62 @@
+/* model_io.c -- a model's weights file: every parameter and state tensor
+ * under its PyTorch name, plus metadata (nnc.model, nnc.input, nnc.classes,
+ * nnc.norm_mean, nnc.norm_std) so eval and predict use the same input
+ * normalization. The file loads in PyTorch with load_state_dict(strict=True). */
+#include "nnc.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+nnc_status nnc_model_save(nnc_model *m, const char *path) {
+    if (!m || !path) return nnc_error(NNC_ERR_ARG, "nnc_model_save: NULL argument");
+    nnc_status s = nnc_graph_init_params(m->g);
+    if (s) return s;
+    int np = nnc_graph_n_params(m->g), ns = nnc_graph_n_state(m->g), n = np + ns;
+    const char **names = malloc((size_t)(n ? n : 1) * sizeof *names);
+    nnc_tensor *ts = malloc((size_t)(n ? n : 1) * sizeof *ts);
+    if (!names || !ts) { free(names); free(ts); return nnc_error(NNC_ERR_OOM, "nnc_model_save: out of memory"); }
+    for (int i = 0; i < np; i++) { nnc_node *p = nnc_graph_param_at(m->g, i); names[i] = nnc_node_name(p); ts[i] = *nnc_node_value(p); }
+    for (int i = 0; i < ns; i++) { nnc_node *p = nnc_graph_state_at(m->g, i); names[np + i] = nnc_node_name(p); ts[np + i] = *nnc_node_value(p); }
+    char shape[64], classes[16], mean[32], std[32];
+    snprintf(shape, sizeof shape, "%lld,%lld,%lld", (long long)m->in_shape[0], (long long)m->in_shape[1], (long long)m->in_shape[2]);
+    snprintf(classes, sizeof classes, "%d", m->num_classes);
+    snprintf(mean, sizeof mean, "%.9g", (double)m->norm_mean);
+    snprintf(std, sizeof std, "%.9g", (double)m->norm_std);
+    const char *keys[] = {"nnc.model", "nnc.input", "nnc.classes", "nnc.norm_mean", "nnc.norm_std"};
+    const char *vals[] = {m->name, shape, classes, mean, std};
+    s = nnc_safetensors_write(path, n, names, ts, 5, keys, vals);
+    free(names);
+    free(ts);
+    return s;
+}
+
+nnc_status nnc_model_load(nnc_model *m, const char *path) {
+    if (!m || !path) return nnc_error(NNC_ERR_ARG, "nnc_model_load: NULL argument");
+    nnc_safetensors *f = NULL;
+    nnc_status s = nnc_safetensors_open(path, &f);
+    if (s) return s;
+    const char *model = nnc_safetensors_meta(f, "nnc.model");
+    const char *mean = nnc_safetensors_meta(f, "nnc.norm_mean"), *std = nnc_safetensors_meta(f, "nnc.norm_std");
+    float fm = 0, fs = 1;
+    if (mean && std) {
+        char *e1, *e2;
+        fm = strtof(mean, &e1);
+        fs = strtof(std, &e2);
+        if (*e1 || *e2 || !(fs > 0)) {
+            nnc_safetensors_close(f);
+            return nnc_error(NNC_ERR_FORMAT, "%s: bad normalization metadata (mean '%s', std '%s')", path, mean, std);
+        }
+    }
+    char model_name[64] = "";
+    if (model) snprintf(model_name, sizeof model_name, "%s", model);
+    nnc_safetensors_close(f);
+    s = nnc_graph_load(m->g, path);
+    if (s) {
+        if (model_name[0] && strcmp(model_name, m->name) != 0)
+            return nnc_error(s, "%s (the file holds a '%s' model, not '%s')", nnc_last_error(), model_name, m->name);
+        return s;
+    }
+    m->norm_mean = fm;
+    m->norm_std = fs;
+    return NNC_OK;
+}

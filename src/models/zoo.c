@@ -1,0 +1,85 @@
+/* zoo.c -- models by name. Each entry says its default input and classes
+ * and has a builder that maps an input node to logits using only public
+ * builders; nnc_model_build adds labels and the loss. */
+#include "nnc.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+nnc_node *nnc_zoo_mlp(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_lenet5(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+
+typedef struct zoo_entry {
+    const char *name, *doc;
+    int c, h, w, classes;
+    nnc_node *(*build)(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+} zoo_entry;
+
+static const zoo_entry zoo[] = {
+    {"mlp", "multilayer perceptron 784-1024-1024-10 with ReLU (workload W2)", 1, 28, 28, 10, nnc_zoo_mlp},
+    {"lenet5", "LeNet-5, modern form: conv5x5(6,pad 2) ReLU maxpool conv5x5(16) ReLU maxpool fc120 fc84 fc10 (W1)", 1, 28, 28, 10, nnc_zoo_lenet5},
+};
+#define N_ZOO ((int)(sizeof zoo / sizeof zoo[0]))
+
+int nnc_zoo_count(void) { return N_ZOO; }
+const char *nnc_zoo_name(int i) { return i >= 0 && i < N_ZOO ? zoo[i].name : NULL; }
+const char *nnc_zoo_doc(int i) { return i >= 0 && i < N_ZOO ? zoo[i].doc : NULL; }
+
+nnc_model_opts nnc_model_defaults(void) {
+    nnc_model_opts o = {0, 0, 0, 0, -1.0f};
+    return o;
+}
+
+nnc_status nnc_model_build(const char *name, const nnc_model_opts *opts, nnc_model **out) {
+    if (!name || !out) return nnc_error(NNC_ERR_ARG, "nnc_model_build: NULL argument");
+    *out = NULL;
+    const zoo_entry *e = NULL;
+    for (int i = 0; i < N_ZOO; i++)
+        if (strcmp(zoo[i].name, name) == 0) e = &zoo[i];
+    if (!e) {
+        char known[512] = "";
+        for (int i = 0; i < N_ZOO; i++) {
+            strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
+            strncat(known, zoo[i].name, sizeof known - strlen(known) - 1);
+        }
+        return nnc_error(NNC_ERR_ARG, "unknown model '%s' (known: %s)", name, known);
+    }
+    nnc_model_opts o = opts ? *opts : nnc_model_defaults();
+    if (o.num_classes < 0 || o.in_channels < 0 || o.height < 0 || o.width < 0)
+        return nnc_error(NNC_ERR_ARG, "model '%s': negative classes, channels or input size", name);
+    if (!o.num_classes) o.num_classes = e->classes;
+    if (!o.in_channels) o.in_channels = e->c;
+    if (!o.height) o.height = e->h;
+    if (!o.width) o.width = e->w;
+    nnc_model *m = calloc(1, sizeof *m);
+    if (!m) return nnc_error(NNC_ERR_OOM, "out of memory");
+    m->g = nnc_graph_new();
+    if (!m->g) { free(m); return NNC_ERR_OOM; }
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->in_shape[0] = o.in_channels;
+    m->in_shape[1] = o.height;
+    m->in_shape[2] = o.width;
+    m->num_classes = o.num_classes;
+    m->norm_mean = 0;
+    m->norm_std = 1;
+    m->input = nnc_input(m->g, "input", NNC_F32, 3, m->in_shape);
+    m->labels = nnc_input(m->g, "labels", NNC_I64, 0, NULL);
+    m->logits = e->build(m->g, m->input, &o);
+    nnc_graph_output(m->g, m->logits);
+    m->loss = nnc_cross_entropy(m->g, m->logits, m->labels, NNC_MEAN);
+    nnc_graph_loss(m->g, m->loss, 1.0f);
+    nnc_status s = nnc_graph_status(m->g);
+    if (s) {
+        s = nnc_error(s, "model '%s': %s", name, nnc_graph_error(m->g));
+        nnc_model_free(m);
+        return s;
+    }
+    *out = m;
+    return NNC_OK;
+}
+
+void nnc_model_free(nnc_model *m) {
+    if (!m) return;
+    nnc_graph_free(m->g);
+    free(m);
+}
