@@ -58,7 +58,12 @@ $(BUILD)/tests/%: tests/%.c $(TEST_LIB_SRC) tests/testlib.h $(BUILD)/libnnc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(TEST_LIB_SRC) $(BUILD)/libnnc.a $(WRAP) $(LDFLAGS) $(LDLIBS)
 
-tests: $(TEST_BIN) $(BUILD)/nnc
+# The README's example must keep compiling against the public header.
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libnnc.a include/nnc.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libnnc.a $(LDFLAGS) $(LDLIBS)
+
+tests: $(TEST_BIN) $(BUILD)/nnc $(BUILD)/examples/tour
 
 # The whole suite: plain build, then the same tests under ASan + UBSan.
 check:
@@ -66,7 +71,7 @@ check:
 	$(MAKE) SAN=1 test
 
 test: tests
-	@NNC=$(BUILD)/nnc sh tests/run.sh $(TEST_BIN)
+	@NNC=$(BUILD)/nnc sh tests/run.sh $(TEST_BIN) tests/test_cli.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig

@@ -1,0 +1,305 @@
+/* conv2d.c -- 2-D convolution (cross-correlation, as in PyTorch).
+ *   forward:  y[n,k] = sum_{c in group(k), r, s} w[k,c,r,s] x[n,c,oh sh - ph + r dh, ow sw - pw + s dw] + b[k]
+ *             per image and group: y_g[Kg, OH*OW] = w_g[Kg, Cg*R*S] cols_g[Cg*R*S, OH*OW]  (im2col + GEMM)
+ *   backward: dw_g += dy_g cols_g^T (images in order),  db = sum dy,  dx = col2im(w_g^T dy_g)
+ * Backward reads x and w. Workspace: one slot of columns per thread (images
+ * run in parallel); 1x1 convolutions with stride 1 and no padding use x as
+ * its own column matrix. Reference: nnc_conv2d_ref (kernels/conv.c). */
+#include "ops/op.h"
+#include "kernels/conv.h"
+#include "kernels/gemm.h"
+#include <math.h>
+#include <omp.h>
+
+typedef struct { int stride[2], pad[2], dil[2], groups; } conv_attrs;
+
+static nnc_conv_geom geom_of(const nnc_node *n) {
+    const conv_attrs *a = NNC_ATTRS(n, conv_attrs);
+    const nnc_tensor *x = &n->in[0]->out, *w = &n->in[1]->out;
+    nnc_conv_geom g;
+    g.N = x->shape[0]; g.C = x->shape[1]; g.H = x->shape[2]; g.W = x->shape[3];
+    g.K = w->shape[0]; g.R = w->shape[2]; g.S = w->shape[3];
+    g.sh = a->stride[0]; g.sw = a->stride[1];
+    g.ph = a->pad[0]; g.pw = a->pad[1];
+    g.dh = a->dil[0]; g.dw = a->dil[1];
+    g.groups = a->groups;
+    g.OH = nnc_conv_out_size(g.H, g.R, g.sh, g.ph, g.dh);
+    g.OW = nnc_conv_out_size(g.W, g.S, g.sw, g.pw, g.dw);
+    return g;
+}
+
+/* 1x1, stride 1, no padding: the column matrix of an image is the image. */
+static int is_direct(const nnc_conv_geom *g) {
+    return g->R == 1 && g->S == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+/* Floats of one image's column matrix (all groups), rounded to 64 bytes. */
+static size_t cols_floats(const nnc_conv_geom *g) {
+    if (is_direct(g)) return 0;
+    size_t f = (size_t)(g->C * g->R * g->S * g->OH * g->OW);
+    return (f + 15) / 16 * 16;
+}
+
+static nnc_status conv_infer(nnc_node *n) {
+    const conv_attrs *a = NNC_ATTRS(n, conv_attrs);
+    const nnc_tensor *x = &n->in[0]->out, *w = &n->in[1]->out;
+    char d[160], s1[64], s2[64];
+    if (x->dtype != NNC_F32 || x->ndim != 4)
+        return nnc_error(NNC_ERR_SHAPE, "%s: input must be f32 [N, C, H, W], got %s %s", nnc_node_desc(n, d, sizeof d),
+                         nnc_dtype_name(x->dtype), nnc_shape_str(x, s1, sizeof s1));
+    if (w->dtype != NNC_F32 || w->ndim != 4)
+        return nnc_error(NNC_ERR_SHAPE, "%s: weight must be f32 [K, C/groups, R, S], got %s %s", nnc_node_desc(n, d, sizeof d),
+                         nnc_dtype_name(w->dtype), nnc_shape_str(w, s1, sizeof s1));
+    int64_t G = a->groups, C = x->shape[1], K = w->shape[0];
+    if (C % G)
+        return nnc_error(NNC_ERR_SHAPE, "%s: input %s has %lld channels, not divisible by groups=%lld", nnc_node_desc(n, d, sizeof d),
+                         nnc_shape_str(x, s1, sizeof s1), (long long)C, (long long)G);
+    if (K % G)
+        return nnc_error(NNC_ERR_SHAPE, "%s: weight %s has %lld output channels, not divisible by groups=%lld",
+                         nnc_node_desc(n, d, sizeof d), nnc_shape_str(w, s1, sizeof s1), (long long)K, (long long)G);
+    if (w->shape[1] != C / G)
+        return nnc_error(NNC_ERR_SHAPE, "%s: weight %s expects %lld input channels per group, input %s has %lld (%lld channels, groups=%lld)",
+                         nnc_node_desc(n, d, sizeof d), nnc_shape_str(w, s1, sizeof s1), (long long)w->shape[1],
+                         nnc_shape_str(x, s2, sizeof s2), (long long)(C / G), (long long)C, (long long)G);
+    if (n->n_in == 3) {
+        const nnc_tensor *b = &n->in[2]->out;
+        if (b->dtype != NNC_F32 || b->ndim != 1 || b->shape[0] != K)
+            return nnc_error(NNC_ERR_SHAPE, "%s: bias %s must be f32 [%lld]", nnc_node_desc(n, d, sizeof d),
+                             nnc_shape_str(b, s1, sizeof s1), (long long)K);
+    }
+    nnc_conv_geom g = geom_of(n);
+    int64_t eh = g.dh * (g.R - 1) + 1, ew = g.dw * (g.S - 1) + 1;
+    if (eh > g.H + 2 * g.ph || ew > g.W + 2 * g.pw)
+        return nnc_error(NNC_ERR_SHAPE, "%s: kernel %lldx%lld (dilation %lld,%lld: extent %lldx%lld) is larger than the padded input %lldx%lld (input %s, padding %lld,%lld)",
+                         nnc_node_desc(n, d, sizeof d), (long long)g.R, (long long)g.S, (long long)g.dh, (long long)g.dw,
+                         (long long)eh, (long long)ew, (long long)(g.H + 2 * g.ph), (long long)(g.W + 2 * g.pw),
+                         nnc_shape_str(x, s1, sizeof s1), (long long)g.ph, (long long)g.pw);
+    n->out.dtype = NNC_F32;
+    n->out.ndim = 4;
+    n->out.shape[0] = g.N;
+    n->out.shape[1] = K;
+    n->out.shape[2] = g.OH;
+    n->out.shape[3] = g.OW;
+    return NNC_OK;
+}
+
+/* One slot per thread (at most one per image): forward needs the columns of
+ * x, backward also a second matrix for w^T dy. */
+static size_t conv_workspace(const nnc_node *n, int training) {
+    nnc_conv_geom g = geom_of(n);
+    size_t slot = cols_floats(&g) * (training ? 2 : 1) * sizeof(float);
+    int64_t t = omp_get_max_threads();
+    if (t > g.N) t = g.N;
+    if (t < 1) t = 1;
+    return slot * (size_t)t;
+}
+
+/* Images processed at once: bounded by the threads, the images and the
+ * workspace slots planned at compile time. */
+static int64_t n_slots(const nnc_conv_geom *g, const nnc_exec *ex, size_t slot_bytes) {
+    int64_t t = omp_get_max_threads();
+    if (slot_bytes) {
+        int64_t fit = (int64_t)(ex->ws_bytes / slot_bytes);
+        if (t > fit) t = fit;
+    }
+    if (t > g->N) t = g->N;
+    return t < 1 ? 1 : t;
+}
+
+static void forward_image(const nnc_conv_geom *g, const float *x, const float *w, const float *b, float *y, float *cols) {
+    const int64_t G = g->groups, Cg = g->C / G, Kg = g->K / G, CRS = Cg * g->R * g->S, P = g->OH * g->OW;
+    const float *src = x;
+    if (!is_direct(g)) {
+        nnc_im2col(g, g->C, x, cols);
+        src = cols;
+    }
+    for (int64_t grp = 0; grp < G; grp++) {
+        float *yg = y + grp * Kg * P;
+        if (b)
+            for (int64_t k = 0; k < Kg; k++) {
+                float bk = b[grp * Kg + k];
+                for (int64_t p = 0; p < P; p++) yg[k * P + p] = bk;
+            }
+        nnc_sgemm('N', 'N', Kg, P, CRS, 1.0f, w + grp * Kg * CRS, CRS, src + grp * CRS * P, P, b ? 1.0f : 0.0f, yg, P);
+    }
+}
+
+static void conv_forward(nnc_node *n, const nnc_exec *ex) {
+    nnc_conv_geom g = geom_of(n);
+    const float *x = n->in[0]->out.data, *w = n->in[1]->out.data;
+    const float *b = n->n_in == 3 ? n->in[2]->out.data : NULL;
+    float *y = n->out.data, *ws = ex->ws;
+    size_t slot = cols_floats(&g);
+    int64_t nt = n_slots(&g, ex, slot * sizeof(float));
+    const int64_t xs = g.C * g.H * g.W, ys = g.K * g.OH * g.OW;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t i = 0; i < g.N; i++)
+        forward_image(&g, x + i * xs, w, b, y + i * ys, ws + (size_t)omp_get_thread_num() * slot);
+}
+
+static void conv_backward(nnc_node *n, const nnc_exec *ex) {
+    nnc_conv_geom g = geom_of(n);
+    const float *x = n->in[0]->out.data, *w = n->in[1]->out.data, *dy = n->grad.data;
+    const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, CRS = Cg * g.R * g.S, P = g.OH * g.OW;
+    const int64_t xs = g.C * g.H * g.W, ys = g.K * P;
+    int need_dx = nnc_needs_grad(n->in[0]), need_dw = nnc_needs_grad(n->in[1]);
+
+    if (n->n_in == 3 && nnc_needs_grad(n->in[2])) {
+        float *db = n->in[2]->grad.data;
+        int acc = n->accum[2];
+#pragma omp parallel for schedule(static) if (g.K * g.N * P > 65536)
+        for (int64_t k = 0; k < g.K; k++) {
+            double s = 0;
+            for (int64_t i = 0; i < g.N; i++) {
+                const float *d = dy + i * ys + k * P;
+                float part = 0;
+                for (int64_t p = 0; p < P; p++) part += d[p];
+                s += part;
+            }
+            db[k] = acc ? db[k] + (float)s : (float)s;
+        }
+    }
+    if (!need_dx && !need_dw) return;
+
+    int direct = is_direct(&g);
+    size_t cols = cols_floats(&g), slot = 2 * cols;
+    float *ws = ex->ws, *dx = need_dx ? n->in[0]->grad.data : NULL, *dw = need_dw ? n->in[1]->grad.data : NULL;
+    int acc_x = n->accum[0], acc_w = n->accum[1];
+    int64_t nt = n_slots(&g, ex, slot * sizeof(float));
+    /* Chunks of nt images: columns and dx in parallel (one slot per image),
+     * then the weight gradient image by image, always in batch order. */
+    for (int64_t c0 = 0; c0 < g.N; c0 += nt) {
+        int64_t cnt = g.N - c0 < nt ? g.N - c0 : nt;
+#pragma omp parallel for num_threads(cnt) schedule(static, 1) if (cnt > 1)
+        for (int64_t i = 0; i < cnt; i++) {
+            int64_t img = c0 + i;
+            float *colx = ws + (size_t)i * slot, *cold = colx + cols;
+            const float *xi = x + img * xs, *dyi = dy + img * ys;
+            if (need_dw && !direct) nnc_im2col(&g, g.C, xi, colx);
+            if (!need_dx) continue;
+            float *dxi = dx + img * xs;
+            for (int64_t grp = 0; grp < G; grp++) {
+                const float *wg = w + grp * Kg * CRS, *dyg = dyi + grp * Kg * P;
+                if (direct)
+                    nnc_sgemm('T', 'N', CRS, P, Kg, 1.0f, wg, CRS, dyg, P, acc_x ? 1.0f : 0.0f, dxi + grp * CRS * P, P);
+                else
+                    nnc_sgemm('T', 'N', CRS, P, Kg, 1.0f, wg, CRS, dyg, P, 0.0f, cold + grp * CRS * P, P);
+            }
+            if (!direct) {
+                if (!acc_x) memset(dxi, 0, (size_t)xs * sizeof(float));
+                nnc_col2im_add(&g, g.C, cold, dxi);
+            }
+        }
+        if (!need_dw) continue;
+        for (int64_t i = 0; i < cnt; i++) {
+            int64_t img = c0 + i;
+            const float *src = direct ? x + img * xs : ws + (size_t)i * slot, *dyi = dy + img * ys;
+            float beta = img == 0 && !acc_w ? 0.0f : 1.0f;
+            for (int64_t grp = 0; grp < G; grp++)
+                nnc_sgemm('N', 'T', Kg, CRS, P, 1.0f, dyi + grp * Kg * P, P, src + grp * CRS * P, P, beta, dw + grp * Kg * CRS, CRS);
+        }
+    }
+}
+
+/* Validates and normalizes the options (zero stride/dilation/groups = 1). */
+static int attrs_from(nnc_graph *g, const char *who, const nnc_conv2d_opts *o, conv_attrs *a) {
+    nnc_conv2d_opts d = {{1, 1}, {0, 0}, {1, 1}, 1};
+    if (!o) o = &d;
+    for (int i = 0; i < 2; i++) {
+        if (o->stride[i] < 0 || o->pad[i] < 0 || o->dilation[i] < 0) {
+            nnc_graph_fail(g, NNC_ERR_ARG, "%s: stride %d,%d, padding %d,%d, dilation %d,%d must not be negative", who,
+                           o->stride[0], o->stride[1], o->pad[0], o->pad[1], o->dilation[0], o->dilation[1]);
+            return 0;
+        }
+        a->stride[i] = o->stride[i] ? o->stride[i] : 1;
+        a->pad[i] = o->pad[i];
+        a->dil[i] = o->dilation[i] ? o->dilation[i] : 1;
+    }
+    if (o->groups < 0) { nnc_graph_fail(g, NNC_ERR_ARG, "%s: groups %d must not be negative", who, o->groups); return 0; }
+    a->groups = o->groups ? o->groups : 1;
+    return 1;
+}
+
+nnc_node *nnc_conv2d(nnc_graph *g, nnc_node *x, nnc_node *w, nnc_node *b, const nnc_conv2d_opts *o) {
+    if (!g || g->err) return NULL;
+    conv_attrs a;
+    if (!attrs_from(g, "conv2d", o, &a)) return NULL;
+    nnc_node *in[3] = {x, w, b};
+    return nnc_node_new(g, NNC_OP_CONV2D, b ? 3 : 2, in, &a, sizeof a);
+}
+
+nnc_node *nnc_conv2d_layer(nnc_graph *g, nnc_node *x, const char *name, int64_t out_channels, int kh, int kw,
+                           const nnc_conv2d_opts *o, int bias) {
+    if (!g || g->err) return NULL;
+    if (!name || !*name) return nnc_graph_fail(g, NNC_ERR_ARG, "conv2d layer: name is empty");
+    if (!x) return nnc_graph_fail(g, NNC_ERR_ARG, "conv2d layer '%s': input is NULL", name);
+    if (out_channels <= 0 || kh <= 0 || kw <= 0)
+        return nnc_graph_fail(g, NNC_ERR_ARG, "conv2d layer '%s': %lld output channels, kernel %dx%d (must be positive)", name,
+                              (long long)out_channels, kh, kw);
+    char who[160], s1[64];
+    snprintf(who, sizeof who, "conv2d layer '%s'", name);
+    conv_attrs a;
+    if (!attrs_from(g, who, o, &a)) return NULL;
+    if (x->out.ndim != 4)
+        return nnc_graph_fail(g, NNC_ERR_SHAPE, "%s: input must be [N, C, H, W], got %s", who, nnc_shape_str(&x->out, s1, sizeof s1));
+    int64_t C = x->out.shape[1];
+    if (C % a.groups || out_channels % a.groups)
+        return nnc_graph_fail(g, NNC_ERR_SHAPE, "%s: %lld input and %lld output channels must both be divisible by groups=%d", who,
+                              (long long)C, (long long)out_channels, a.groups);
+    int64_t fan_in = C / a.groups * kh * kw;
+    float bound = 1.0f / sqrtf((float)fan_in); /* PyTorch: kaiming_uniform(a=sqrt(5)) and its bias rule */
+    nnc_scope_push(g, name);
+    nnc_node *w = nnc_param(g, "weight", 4, (int64_t[]){out_channels, C / a.groups, kh, kw}, (nnc_init){NNC_INIT_UNIFORM, -bound, bound});
+    nnc_node *b = bias ? nnc_param(g, "bias", 1, (int64_t[]){out_channels}, (nnc_init){NNC_INIT_UNIFORM, -bound, bound}) : NULL;
+    nnc_scope_pop(g);
+    if (g->err) return NULL;
+    nnc_node *in[3] = {x, w, b};
+    nnc_node *y = nnc_node_new(g, NNC_OP_CONV2D, b ? 3 : 2, in, &a, sizeof a);
+    if (y) nnc_node_set_name(y, name);
+    return y;
+}
+
+/* ---- gradient-check cases: conv is linear in x and w, so eps 1e-2 is exact up to rounding */
+static nnc_node *case_conv(nnc_graph *g, int64_t C, int64_t H, int64_t W, int64_t K, int kh, int kw, nnc_conv2d_opts o,
+                           int bias, int x_grad) {
+    nnc_node *x = nnc_input(g, "x", NNC_F32, 3, (int64_t[]){C, H, W});
+    if (x_grad) nnc_input_requires_grad(x);
+    nnc_node *y = nnc_conv2d_layer(g, x, "conv", K, kh, kw, &o, bias);
+    nnc_graph_output(g, y);
+    return y;
+}
+static nnc_node *case_c3k5(nnc_graph *g) { return case_conv(g, 3, 6, 6, 5, 3, 3, (nnc_conv2d_opts){{1, 1}, {1, 1}, {1, 1}, 1}, 1, 1); }
+static nnc_node *case_s2p2d2(nnc_graph *g) { return case_conv(g, 4, 9, 8, 3, 3, 3, (nnc_conv2d_opts){{2, 2}, {2, 2}, {2, 2}, 1}, 0, 1); }
+static nnc_node *case_rect(nnc_graph *g) { return case_conv(g, 2, 7, 8, 3, 2, 3, (nnc_conv2d_opts){{2, 1}, {1, 0}, {1, 2}, 1}, 1, 1); }
+static nnc_node *case_groups2(nnc_graph *g) { return case_conv(g, 6, 5, 5, 10, 3, 3, (nnc_conv2d_opts){{1, 1}, {1, 1}, {1, 1}, 2}, 1, 1); }
+static nnc_node *case_depthwise(nnc_graph *g) { return case_conv(g, 4, 6, 7, 8, 3, 3, (nnc_conv2d_opts){{2, 2}, {1, 1}, {1, 1}, 4}, 1, 1); }
+static nnc_node *case_1x1(nnc_graph *g) { return case_conv(g, 5, 4, 3, 7, 1, 1, (nnc_conv2d_opts){{0, 0}, {0, 0}, {0, 0}, 0}, 1, 1); }
+static nnc_node *case_weights_only(nnc_graph *g) { return case_conv(g, 3, 5, 5, 4, 3, 3, (nnc_conv2d_opts){{1, 1}, {0, 0}, {1, 1}, 1}, 0, 0); }
+static nnc_node *case_lenet(nnc_graph *g) { return case_conv(g, 1, 8, 8, 6, 5, 5, (nnc_conv2d_opts){{1, 1}, {2, 2}, {1, 1}, 1}, 1, 1); }
+/* fan-out: the same input feeds two convolutions, so the second dx accumulates */
+static nnc_node *case_fanout(nnc_graph *g) {
+    nnc_node *x = nnc_input(g, "x", NNC_F32, 3, (int64_t[]){3, 5, 5});
+    nnc_input_requires_grad(x);
+    nnc_conv2d_opts o = {{1, 1}, {1, 1}, {1, 1}, 1}, o1 = {{1, 1}, {0, 0}, {1, 1}, 1};
+    nnc_node *a = nnc_conv2d_layer(g, x, "a", 4, 3, 3, &o, 1);
+    nnc_node *b = nnc_conv2d_layer(g, x, "b", 4, 1, 1, &o1, 0);
+    nnc_graph_output(g, a);
+    nnc_graph_output(g, b);
+    return a;
+}
+static const nnc_op_case cases[] = {
+    {"conv2d_c3k5_3x3_p1_bias", 2, 1e-2, 2e-3, 1e-4, 0, case_c3k5},
+    {"conv2d_c4k3_3x3_s2_p2_d2_nobias", 2, 1e-2, 2e-3, 1e-4, 0, case_s2p2d2},
+    {"conv2d_2x3_s21_p10_d12_rect", 3, 1e-2, 2e-3, 1e-4, 0, case_rect},
+    {"conv2d_c6k10_groups2", 2, 1e-2, 2e-3, 1e-4, 0, case_groups2},
+    {"conv2d_depthwise_c4k8_s2", 3, 1e-2, 2e-3, 1e-4, 0, case_depthwise},
+    {"conv2d_1x1_c5k7_direct", 3, 1e-2, 2e-3, 1e-4, 0, case_1x1},
+    {"conv2d_weights_only_nopad", 2, 1e-2, 2e-3, 1e-4, 0, case_weights_only},
+    {"conv2d_lenet_5x5_p2", 2, 1e-2, 2e-3, 1e-4, 0, case_lenet},
+    {"conv2d_fanout_accumulate", 2, 1e-2, 2e-3, 1e-4, 0, case_fanout},
+};
+
+const nnc_op_desc nnc_op_conv2d = {"conv2d", "2-D convolution (im2col + GEMM): stride, padding, dilation, groups",
+                                   "weight [K,C/groups,R,S], bias [K] optional; stride, pad, dilation, groups",
+                                   conv_infer, conv_forward, conv_backward, conv_workspace, NULL,
+                                   NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0])};

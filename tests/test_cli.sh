@@ -1,0 +1,66 @@
+#!/bin/sh
+# test_cli.sh -- the command line end to end: summaries, a short training run,
+# eval/predict agreement, and bad input refused with a message and a non-zero
+# exit. Prints PASS:/FAIL: lines like the C tests. Needs $NNC (the binary).
+NNC=${NNC:-build/nnc}
+FM=/usr/share/datasets/fashion-mnist
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
+# expect_fail NAME PATTERN CMD...: non-zero exit and PATTERN in stderr
+expect_fail() {
+    name=$1; pat=$2; shift 2
+    if "$@" >"$T/out" 2>"$T/err"; then fail "$name (exit 0)"; return; fi
+    if grep -q -- "$pat" "$T/err"; then pass "$name"; else fail "$name: message lacks '$pat':"; cat "$T/err"; fi
+}
+
+$NNC summary lenet5 >"$T/s" 2>&1 && grep -q "total parameters: 61,706" "$T/s" && pass "summary lenet5: 61,706" || { fail "summary lenet5"; cat "$T/s"; }
+$NNC summary mlp >"$T/s" 2>&1 && grep -q "total parameters: 1,863,690" "$T/s" && pass "summary mlp: 1,863,690" || fail "summary mlp"
+$NNC models | grep -q "lenet5" && pass "models lists lenet5" || fail "models"
+$NNC ops | grep -q "^conv2d" && pass "ops lists conv2d" || fail "ops"
+for c in train eval predict summary models ops bench; do
+    $NNC $c --help >/dev/null 2>&1 && pass "$c --help" || fail "$c --help"
+done
+
+$NNC train lenet5 --epochs 0 --save "$T/init.safetensors" --quiet >/dev/null 2>"$T/err" && [ -s "$T/init.safetensors" ] \
+    && pass "epochs 0 saves the initialized model" || { fail "epochs 0 --save"; cat "$T/err"; }
+$NNC train lenet5 --epochs 1 --limit 6000 --save "$T/w.safetensors" --checkpoint "$T/ck" --quiet >"$T/train" 2>"$T/err" \
+    && grep -q "^epoch=1 train_loss=.* test_acc=" "$T/train" && [ -s "$T/ck/model.safetensors" ] && [ -s "$T/ck/train_state.safetensors" ] \
+    && pass "train 1 epoch on 6000 samples, key=value line, checkpoint" || { fail "short training run"; cat "$T/train" "$T/err"; }
+ls "$T" "$T/ck" | grep -q "tmp" && fail "temporary files left behind" || pass "no temporary files left behind"
+$NNC eval lenet5 --weights "$T/w.safetensors" --predictions "$T/pred" >"$T/eval" 2>"$T/err" && grep -q "^test_loss=.* test_acc=" "$T/eval" \
+    && pass "eval prints test accuracy" || { fail "eval"; cat "$T/err"; }
+# the first test image as a PGM: predict must print the class eval counted
+for i in 0 1 2; do
+    { printf 'P5\n28 28\n255\n'; gzip -dc "$FM/t10k-images-idx3-ubyte.gz" | tail -c +17 | head -c $(( (i + 1) * 784 )) | tail -c 784; } >"$T/img$i.pgm"
+    want=$(sed -n "$((i + 1))p" "$T/pred" | cut -d' ' -f2)
+    got=$($NNC predict lenet5 --weights "$T/w.safetensors" "$T/img$i.pgm" 2>"$T/err" | sed -n 's/^rank=1 class=\([0-9]*\) .*/\1/p')
+    [ -n "$want" ] && [ "$want" = "$got" ] && pass "predict test image $i = eval's class ($got)" || { fail "predict image $i: eval $want predict $got"; cat "$T/err"; }
+done
+
+# bad input: clear message, non-zero exit
+head -c 1000 "$T/w.safetensors" >"$T/trunc.safetensors"
+expect_fail "truncated weights file" "trunc.safetensors" $NNC eval lenet5 --weights "$T/trunc.safetensors"
+cp "$T/w.safetensors" "$T/bad.safetensors"; printf 'XXXXXXXX' | dd of="$T/bad.safetensors" bs=1 seek=0 conv=notrunc 2>/dev/null
+expect_fail "corrupted header length" "bad.safetensors" $NNC eval lenet5 --weights "$T/bad.safetensors"
+$NNC train mlp --epochs 0 --save "$T/mlp.safetensors" --quiet >/dev/null 2>&1
+expect_fail "weights of another architecture" "mlp" $NNC eval lenet5 --weights "$T/mlp.safetensors"
+expect_fail "missing weights file" "nope.safetensors" $NNC eval lenet5 --weights "$T/nope.safetensors"
+expect_fail "missing data directory" "/nonexistent/fm" $NNC train lenet5 --data /nonexistent/fm --epochs 1
+mkdir "$T/badidx"
+for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do cp "$FM/$f.gz" "$T/badidx/"; done
+printf '\000\000\010\003\000\000\000\001' >"$T/badidx/train-images-idx3-ubyte"; rm "$T/badidx/train-images-idx3-ubyte.gz"
+expect_fail "malformed IDX file" "train-images-idx3-ubyte" $NNC train lenet5 --data "$T/badidx" --epochs 1
+printf 'P5\n2 2\n255\n\001\002\003\004' >"$T/small.pgm"
+expect_fail "image of the wrong size" "expects" $NNC predict mlp --weights "$T/mlp.safetensors" "$T/small.pgm"
+expect_fail "not an image" "init.safetensors" $NNC predict lenet5 --weights "$T/init.safetensors" "$T/init.safetensors"
+expect_fail "batch 0" "batch" $NNC train lenet5 --batch 0
+expect_fail "negative epochs" "epochs" $NNC train lenet5 --epochs -1
+expect_fail "NaN learning rate" "lr" $NNC train lenet5 --lr nan
+expect_fail "unknown model" "lenet7" $NNC train lenet7
+expect_fail "unknown flag" "--frobnicate" $NNC train lenet5 --frobnicate 3
+expect_fail "unknown optimizer" "rmsprop" $NNC train lenet5 --optimizer rmsprop
+expect_fail "unknown command" "dance" $NNC dance
+[ $fails -eq 0 ]
