@@ -446,11 +446,17 @@ typedef struct nnc_train_opts {
     int shuffle;
     const char *checkpoint_dir; /* after every epoch: model.safetensors + train_state.safetensors */
     const char *resume_dir;     /* continue from a checkpoint directory */
+    /* Step schedule: the learning rate is multiplied by lr_gamma at the start
+     * of each listed epoch (1-based; 0 ends the list). Default {8, 12}, 0.1:
+     * runs of up to 7 epochs are exactly W1's constant-rate recipe. */
+    int lr_steps[8];
+    float lr_gamma;
     void (*on_step)(int epoch, int64_t step, int64_t steps, float loss, void *user);
     void (*on_epoch)(const nnc_epoch_stats *s, void *user);
     void *user;
 } nnc_train_opts;
-/* W1's recipe: 5 epochs, batch 64, SGD lr 0.05 momentum 0.9 wd 5e-4, seed 0. */
+/* The default recipe: W1's (5 epochs, batch 64, SGD lr 0.05 momentum 0.9,
+ * wd 5e-4, seed 0), with the rate divided by 10 at epochs 8 and 12. */
 nnc_train_opts nnc_train_defaults(void);
 /* Computes the training set's scalar mean/std, normalizes both sets in place
  * (test may be NULL) and records them in the model for eval and predict. */

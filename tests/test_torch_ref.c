@@ -21,14 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* TEMP-WEAK: builders not yet in the library resolve to NULL */
-#pragma weak nnc_conv2d
-#pragma weak nnc_maxpool2d
-#pragma weak nnc_avgpool2d
-#pragma weak nnc_global_avgpool
-#pragma weak nnc_batchnorm
-#define PENDING(f) if (!(f)) { T_CHECKF(0, #f " is not in the library yet"); c->bad = 1; return; }
-
 #define RTOL 1e-4
 #define ATOL 1e-5
 
@@ -131,7 +123,6 @@ static void b_linear(ref_ctx *c) {
 }
 
 static void b_conv2d(ref_ctx *c) {
-    PENDING(nnc_conv2d) /* TEMP-WEAK */
     expect_op(c, "conv2d");
     nnc_conv2d_opts o;
     memset(&o, 0, sizeof o);
@@ -155,14 +146,12 @@ static nnc_pool2d_opts pool_opts(ref_ctx *c) {
 }
 
 static void b_maxpool2d(ref_ctx *c) {
-    PENDING(nnc_maxpool2d) /* TEMP-WEAK */
     expect_op(c, "maxpool2d");
     nnc_pool2d_opts o = pool_opts(c);
     c->y = nnc_maxpool2d(c->g, in(c, "x", 1), &o);
 }
 
 static void b_avgpool2d(ref_ctx *c) {
-    PENDING(nnc_avgpool2d) /* TEMP-WEAK */
     expect_op(c, "avgpool2d");
     nnc_pool2d_opts o = pool_opts(c);
     o.count_include_pad = meta_int(c, "count_include_pad");
@@ -170,7 +159,6 @@ static void b_avgpool2d(ref_ctx *c) {
 }
 
 static void b_global_avgpool(ref_ctx *c) {
-    PENDING(nnc_global_avgpool) /* TEMP-WEAK */
     expect_op(c, "global_avgpool");
     c->y = nnc_global_avgpool(c->g, in(c, "x", 1));
 }
@@ -222,7 +210,6 @@ static void b_softmax(ref_ctx *c) { expect_op(c, "softmax"); c->y = nnc_softmax(
 static void b_log_softmax(ref_ctx *c) { expect_op(c, "log_softmax"); c->y = nnc_log_softmax(c->g, in(c, "x", 1)); }
 
 static void b_batchnorm(ref_ctx *c) {
-    PENDING(nnc_batchnorm) /* TEMP-WEAK */
     expect_op(c, "batchnorm");
     c->training = meta_int(c, "training");
     float eps = strtof(meta(c, "eps"), NULL), momentum = strtof(meta(c, "momentum"), NULL);

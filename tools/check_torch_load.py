@@ -5,7 +5,9 @@ Builds PyTorch's LeNet-5 (the W1 workload of bench/pytorch/bench.py, with
 named layers instead of nn.Sequential's numeric names), reads the given
 .safetensors file by hand (json + numpy, no safetensors package), checks the
 format as it goes, and calls load_state_dict(strict=True). Prints OK and exits
-0 when the file loads; prints the reason and exits 1 otherwise.
+0 when the file loads; prints the reason and exits 1 otherwise. It also prints
+the logits for the input x[i] = sin(0.1 i), i = 0..783 (shape 1x1x28x28), to
+compare with nnc's forward pass on the same input and weights.
 
     /usr/bin/python3 tools/check_torch_load.py lenet5.safetensors
 
@@ -98,8 +100,10 @@ def main():
         print(f"FAIL: {e}")
         return 1
     with torch.no_grad():
-        out = model(torch.zeros(1, 1, 28, 28))
-    print(f"OK: {len(state)} tensors, metadata {meta}, logits shape {tuple(out.shape)}")
+        x = torch.sin(0.1 * torch.arange(784, dtype=torch.float32)).reshape(1, 1, 28, 28)
+        logits = model(x)[0].tolist()
+    print(f"OK: {len(state)} tensors loaded with strict=True, metadata {meta}")
+    print("logits(sin input): " + " ".join(f"{v:.6f}" for v in logits))
     return 0
 
 

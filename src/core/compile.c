@@ -116,7 +116,7 @@ static void plan_record(nnc_graph *g, nnc_plan *p) {
     }
     size_t a = 0;
     for (int i = 0; i < g->n_nodes; i++) {
-        memcpy(p->accum + a, g->nodes[i]->accum, (size_t)g->nodes[i]->n_in);
+        if (g->nodes[i]->n_in) memcpy(p->accum + a, g->nodes[i]->accum, (size_t)g->nodes[i]->n_in);
         a += (size_t)g->nodes[i]->n_in;
     }
 }
@@ -127,7 +127,7 @@ void nnc_plan_bind(nnc_graph *g, nnc_plan *p) {
     for (int i = 0; i < g->n_nodes; i++) {
         nnc_node *n = g->nodes[i];
         nnc_plan_node *pn = &p->pn[i];
-        memcpy(n->accum, p->accum + a, (size_t)n->n_in);
+        if (n->n_in) memcpy(n->accum, p->accum + a, (size_t)n->n_in);
         a += (size_t)n->n_in;
         n->flags = (n->flags & ~(uint32_t)(NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD)) | pn->flags;
         n->order = -1;

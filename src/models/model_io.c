@@ -9,14 +9,6 @@
 
 nnc_status nnc_model_save(nnc_model *m, const char *path) {
     if (!m || !path) return nnc_error(NNC_ERR_ARG, "nnc_model_save: NULL argument");
-    nnc_status s = nnc_graph_init_params(m->g);
-    if (s) return s;
-    int np = nnc_graph_n_params(m->g), ns = nnc_graph_n_state(m->g), n = np + ns;
-    const char **names = malloc((size_t)(n ? n : 1) * sizeof *names);
-    nnc_tensor *ts = malloc((size_t)(n ? n : 1) * sizeof *ts);
-    if (!names || !ts) { free(names); free(ts); return nnc_error(NNC_ERR_OOM, "nnc_model_save: out of memory"); }
-    for (int i = 0; i < np; i++) { nnc_node *p = nnc_graph_param_at(m->g, i); names[i] = nnc_node_name(p); ts[i] = *nnc_node_value(p); }
-    for (int i = 0; i < ns; i++) { nnc_node *p = nnc_graph_state_at(m->g, i); names[np + i] = nnc_node_name(p); ts[np + i] = *nnc_node_value(p); }
     char shape[64], classes[16], mean[32], std[32];
     snprintf(shape, sizeof shape, "%lld,%lld,%lld", (long long)m->in_shape[0], (long long)m->in_shape[1], (long long)m->in_shape[2]);
     snprintf(classes, sizeof classes, "%d", m->num_classes);
@@ -24,10 +16,7 @@ nnc_status nnc_model_save(nnc_model *m, const char *path) {
     snprintf(std, sizeof std, "%.9g", (double)m->norm_std);
     const char *keys[] = {"nnc.model", "nnc.input", "nnc.classes", "nnc.norm_mean", "nnc.norm_std"};
     const char *vals[] = {m->name, shape, classes, mean, std};
-    s = nnc_safetensors_write(path, n, names, ts, 5, keys, vals);
-    free(names);
-    free(ts);
-    return s;
+    return nnc_graph_save_meta(m->g, path, 5, keys, vals);
 }
 
 nnc_status nnc_model_load(nnc_model *m, const char *path) {

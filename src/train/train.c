@@ -18,6 +18,9 @@ nnc_train_opts nnc_train_defaults(void) {
     o.optim = nnc_optim_sgd(0.05f, 0.9f, 5e-4f);
     o.seed = 0;
     o.shuffle = 1;
+    o.lr_steps[0] = 8;
+    o.lr_steps[1] = 12;
+    o.lr_gamma = 0.1f;
     return o;
 }
 
@@ -89,6 +92,7 @@ nnc_status nnc_train(nnc_model *m, const nnc_dataset *train, const nnc_dataset *
     nnc_train_opts o = opts ? *opts : nnc_train_defaults();
     if (o.epochs < 0) return nnc_error(NNC_ERR_ARG, "nnc_train: %d epochs", o.epochs);
     if (o.batch <= 0 || o.eval_batch <= 0) return nnc_error(NNC_ERR_ARG, "nnc_train: batch sizes must be positive");
+    if (!(o.lr_gamma > 0 && isfinite(o.lr_gamma))) return nnc_error(NNC_ERR_ARG, "nnc_train: lr_gamma %g must be positive", (double)o.lr_gamma);
     if (train->n <= 0) return nnc_error(NNC_ERR_ARG, "nnc_train: the training set is empty");
     nnc_status s;
     if ((s = check_data(m, train, "training")) || (s = check_data(m, test, "test"))) return s;
@@ -106,6 +110,10 @@ nnc_status nnc_train(nnc_model *m, const nnc_dataset *train, const nnc_dataset *
     if ((s = nnc_graph_compile(g, last, 1)) || (s = nnc_graph_compile(g, o.batch, 1))) { nnc_loader_free(ld); return s; }
 
     for (int e = first_epoch; e < o.epochs; e++) {
+        float lr = o.optim.lr;
+        for (int i = 0; i < 8 && o.lr_steps[i] > 0; i++)
+            if (e + 1 >= o.lr_steps[i]) lr *= o.lr_gamma;
+        nnc_graph_set_lr(g, lr);
         nnc_loader_start_epoch(ld, (uint64_t)e);
         double t0 = omp_get_wtime(), tot = 0;
         int64_t correct = 0, seen = 0;

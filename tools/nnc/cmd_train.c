@@ -14,7 +14,8 @@ void help_train(FILE *f) {
             "  epoch=E train_loss=.. train_acc=.. test_loss=.. test_acc=.. time_s=.. img_per_s=..\n\n"
             "The default recipe is workload W1's: SGD, lr 0.05, momentum 0.9 (PyTorch's form), weight\n"
             "decay 5e-4 on all parameters, batch 64, PyTorch's default initialization, inputs normalized\n"
-            "by the training set's scalar mean and std, the last partial batch kept.\n\n"
+            "by the training set's scalar mean and std, the last partial batch kept; for longer runs the\n"
+            "rate is divided by 10 at the start of epochs 8 and 12 (up to 7 epochs it is exactly W1).\n\n"
             "flags:\n"
             "  --data DIR         IDX files train-/t10k-images/labels (default %s)\n"
             "  --epochs N         epochs (default 5; 0 with --save writes the initialized model)\n"
@@ -24,6 +25,9 @@ void help_train(FILE *f) {
             "  --momentum X       SGD momentum (default 0.9)\n"
             "  --wd X             weight decay, L2 added to the gradient (default 5e-4)\n"
             "  --optimizer NAME   sgd or adam (default sgd)\n"
+            "  --lr-steps LIST    epochs (1-based, comma-separated) at whose start the rate is\n"
+            "                     multiplied by --lr-gamma (default 8,12; 'none' keeps it constant)\n"
+            "  --lr-gamma X       the factor (default 0.1)\n"
             "  --dropout P        dropout before the hidden fully connected layers (default none)\n"
             "  --seed N           seed of initialization, shuffling and dropout (default 0)\n"
             "  --threads N        OpenMP threads (default: all cores)\n"
@@ -75,6 +79,8 @@ int cmd_train(int argc, char **argv) {
     int threads = (int)cli_int(&a, "threads", 0, 0, 1024);
     long long limit = cli_int(&a, "limit", 0, 0, 1ll << 40);
     const char *save = cli_str(&a, "save", NULL);
+    const char *steps = cli_str(&a, "lr-steps", NULL);
+    o.lr_gamma = (float)cli_num(&a, "lr-gamma", 0.1, 1e-9, 1e9);
     o.checkpoint_dir = cli_str(&a, "checkpoint", NULL);
     o.resume_dir = cli_str(&a, "resume", NULL);
     progress pr = {isatty(2), cli_flag(&a, "quiet"), 0};
@@ -84,6 +90,21 @@ int cmd_train(int argc, char **argv) {
     cli_args_free(&a);
     if (bad || npos > 1) return 2;
     if (!adam && strcmp(optname, "sgd")) return cli_usage_error("train", "unknown optimizer '%s' (sgd or adam)", optname);
+    if (steps) {
+        memset(o.lr_steps, 0, sizeof o.lr_steps);
+        if (strcmp(steps, "none")) {
+            int k = 0;
+            const char *p = steps;
+            while (*p) {
+                char *end;
+                long v = strtol(p, &end, 10);
+                if (end == p || v < 1 || v > 100000 || k == 8 || (*end && *end != ','))
+                    return cli_usage_error("train", "--lr-steps '%s' must be up to 8 comma-separated epochs >= 1, or none", steps);
+                o.lr_steps[k++] = (int)v;
+                p = *end ? end + 1 : end;
+            }
+        }
+    }
     if (threads) nnc_set_threads(threads);
     o.optim = adam ? nnc_optim_adam((float)lr, (float)wd) : nnc_optim_sgd((float)lr, (float)mom, (float)wd);
     o.on_step = on_step;
