@@ -29,7 +29,7 @@ $NNC train lenet5 --epochs 0 --save "$T/init.safetensors" --quiet >/dev/null 2>"
 $NNC train lenet5 --epochs 1 --limit 6000 --save "$T/w.safetensors" --checkpoint "$T/ck" --quiet >"$T/train" 2>"$T/err" \
     && grep -q "^epoch=1 train_loss=.* test_acc=" "$T/train" && [ -s "$T/ck/model.safetensors" ] && [ -s "$T/ck/train_state.safetensors" ] \
     && pass "train 1 epoch on 6000 samples, key=value line, checkpoint" || { fail "short training run"; cat "$T/train" "$T/err"; }
-ls "$T" "$T/ck" | grep -q "tmp" && fail "temporary files left behind" || pass "no temporary files left behind"
+[ -n "$(find "$T" -name '*.tmp*')" ] && fail "temporary files left behind" || pass "no temporary files left behind"
 $NNC eval lenet5 --weights "$T/w.safetensors" --predictions "$T/pred" >"$T/eval" 2>"$T/err" && grep -q "^test_loss=.* test_acc=" "$T/eval" \
     && pass "eval prints test accuracy" || { fail "eval"; cat "$T/err"; }
 # the first test image as a PGM: predict must print the class eval counted

@@ -65,6 +65,9 @@ int main(void) {
             long before = t_alloc_count;
             for (int i = 0; i < 5; i++) {
                 T_OK(nnc_graph_compile(m->g, i % 2 ? 32 : 64, 1)); /* cached plans: a rebind */
+                long mark = t_alloc_count;
+                fill_random(m, (uint64_t)i); /* input buffers move with the plan: refill */
+                t_alloc_count = mark;
                 T_OK(nnc_graph_train_step(m->g, NULL));
             }
             T_CHECKF(t_alloc_count == before, "%ld allocations during 5 steps", t_alloc_count - before);
@@ -161,7 +164,7 @@ int main(void) {
         float v1 = ((float *)nnc_node_value(l1)->data)[0], v2 = ((float *)nnc_node_value(l2)->data)[0];
         T_CHECKF(fabsf(nnc_graph_loss_value(g) - (v1 + 0.25f * v2)) < 1e-5f, "loss %g vs %g", nnc_graph_loss_value(g), v1 + 0.25f * v2);
         nnc_gradcheck_opts o = nnc_gradcheck_defaults();
-        o.eps = 1e-2;
+        o.eps = 1e-3; /* the loss is quartic in the shared weight: small steps */
         o.rtol = 2e-3;
         o.atol = 1e-4;
         nnc_gradcheck_result r;

@@ -13,7 +13,7 @@ static void valid_range(int64_t n, int64_t O, int64_t stride, int64_t off, int64
     *hi = h;
 }
 
-void nnc_im2col(const nnc_conv_geom *g, int64_t C, const float *x, float *cols) {
+void nnc_im2col(const nnc_conv_geom *g, int64_t C, const float *x, float *cols, int64_t ldc) {
     const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, sh = g->sh, sw = g->sw;
     for (int64_t c = 0; c < C; c++) {
         const float *xc = x + c * H * W;
@@ -23,14 +23,15 @@ void nnc_im2col(const nnc_conv_geom *g, int64_t C, const float *x, float *cols) 
             for (int64_t s = 0; s < g->S; s++) {
                 int64_t woff = s * g->dw - g->pw, ow_lo, ow_hi;
                 valid_range(W, OW, sw, woff, &ow_lo, &ow_hi);
-                float *row = cols + ((c * g->R + r) * g->S + s) * OH * OW;
+                float *row = cols + ((c * g->R + r) * g->S + s) * ldc;
                 if (oh_lo > 0) memset(row, 0, (size_t)(oh_lo * OW) * sizeof(float));
                 for (int64_t oh = oh_lo; oh < oh_hi; oh++) {
                     float *o = row + oh * OW;
                     const float *xr = xc + (oh * sh + hoff) * W;
                     for (int64_t ow = 0; ow < ow_lo; ow++) o[ow] = 0;
                     if (sw == 1) {
-                        if (ow_hi > ow_lo) memcpy(o + ow_lo, xr + ow_lo + woff, (size_t)(ow_hi - ow_lo) * sizeof(float));
+                        const float *xs = xr + woff;
+                        for (int64_t ow = ow_lo; ow < ow_hi; ow++) o[ow] = xs[ow];
                     } else {
                         for (int64_t ow = ow_lo; ow < ow_hi; ow++) o[ow] = xr[ow * sw + woff];
                     }
@@ -42,7 +43,7 @@ void nnc_im2col(const nnc_conv_geom *g, int64_t C, const float *x, float *cols) 
     }
 }
 
-void nnc_col2im_add(const nnc_conv_geom *g, int64_t C, const float *cols, float *x) {
+void nnc_col2im_add(const nnc_conv_geom *g, int64_t C, const float *cols, int64_t ldc, float *x) {
     const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, sh = g->sh, sw = g->sw;
     for (int64_t c = 0; c < C; c++) {
         float *xc = x + c * H * W;
@@ -52,7 +53,7 @@ void nnc_col2im_add(const nnc_conv_geom *g, int64_t C, const float *cols, float 
             for (int64_t s = 0; s < g->S; s++) {
                 int64_t woff = s * g->dw - g->pw, ow_lo, ow_hi;
                 valid_range(W, OW, sw, woff, &ow_lo, &ow_hi);
-                const float *row = cols + ((c * g->R + r) * g->S + s) * OH * OW;
+                const float *row = cols + ((c * g->R + r) * g->S + s) * ldc;
                 for (int64_t oh = oh_lo; oh < oh_hi; oh++) {
                     const float *o = row + oh * OW;
                     float *xr = xc + (oh * sh + hoff) * W;

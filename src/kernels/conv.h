@@ -27,10 +27,11 @@ static inline int64_t nnc_conv_out_size(int64_t in, int64_t k, int64_t stride, i
 }
 
 /* cols [C*R*S, OH*OW] of one image x [C,H,W] (C is the number of channels
- * to unfold, usually g->C). */
-void nnc_im2col(const nnc_conv_geom *g, int64_t C, const float *x, float *cols);
+ * to unfold, usually g->C); ldc >= OH*OW is the row stride of cols, so the
+ * columns of several images can sit side by side. */
+void nnc_im2col(const nnc_conv_geom *g, int64_t C, const float *x, float *cols, int64_t ldc);
 /* x [C,H,W] += fold(cols): the adjoint of nnc_im2col. */
-void nnc_col2im_add(const nnc_conv_geom *g, int64_t C, const float *cols, float *x);
+void nnc_col2im_add(const nnc_conv_geom *g, int64_t C, const float *cols, int64_t ldc, float *x);
 
 /* Direct convolution of the whole batch: y [N,K,OH,OW] = x * w + b (b may be NULL). */
 void nnc_conv2d_ref(const nnc_conv_geom *g, const float *x, const float *w, const float *b, float *y);

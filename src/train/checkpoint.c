@@ -65,11 +65,12 @@ static int meta_i64(const nnc_safetensors *f, const char *key, int64_t *v) {
 
 nnc_status nnc_checkpoint_load(nnc_model *m, const char *dir, int *epoch) {
     if (!m || !dir) return nnc_error(NNC_ERR_ARG, "nnc_checkpoint_load: NULL argument");
+    nnc_status s = nnc_graph_init_params(m->g);
+    if (s) return s;
     char path[4096];
     snprintf(path, sizeof path, "%s/train_state.safetensors", dir);
     nnc_safetensors *f = NULL;
-    nnc_status s = nnc_safetensors_open(path, &f);
-    if (s) return s;
+    if ((s = nnc_safetensors_open(path, &f))) return s;
     nnc_graph *g = m->g;
     int64_t ep, step, osteps, seed, pe, kind;
     if (!meta_i64(f, "nnc.epoch", &ep) || !meta_i64(f, "nnc.step", &step) || !meta_i64(f, "nnc.optimizer_steps", &osteps) ||
