@@ -212,6 +212,7 @@ static void test_conv_vs_ref(void) {
         {4, 3, 7, 7, 4, 7, 7, {{1, 1}, {0, 0}, {1, 1}, 1}, 1},   /* kernel = input */
         {3, 2, 5, 5, 3, 3, 3, {{3, 2}, {4, 3}, {2, 1}, 1}, 1},   /* padding larger than the kernel */
         {7, 10, 6, 6, 10, 3, 3, {{1, 1}, {1, 1}, {1, 1}, 5}, 1}, /* C=10, K=10, groups 5 */
+        {5, 3, 10, 20, 4, 3, 3, {{1, 1}, {1, 1}, {1, 1}, 1}, 1}, /* backward chunks of 3 + 2 images */
     };
     for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
         const conv_cfg *c = &cfgs[i];
@@ -280,6 +281,53 @@ static void test_maxpool(void) {
         T_CHECK(y == NULL && nnc_graph_status(g) == NNC_ERR_SHAPE);
         T_CHECKF(strstr(nnc_graph_error(g), "maxpool2d"), "message '%s'", nnc_graph_error(g));
         nnc_graph_free(g);
+    }
+    T_CASE("maxpool2d ties go to the first element, NaN propagates (2x2/2 and generic paths)") {
+        for (int stride = 2; stride >= 1; stride--) {
+            nnc_node *x, *y;
+            nnc_graph *g = pool_graph(0, 1, 2, 4, (nnc_pool2d_opts){{2, 2}, {stride, stride}, {0, 0}, 0, 0}, &x, &y);
+            nnc_input_requires_grad(x);
+            nnc_node *t = with_loss(g, y);
+            T_OK(nnc_graph_compile(g, 1, 1));
+            float xv[8] = {1, 1, 3, 3, 1, 1, 2, 3};
+            memcpy(val(x), xv, sizeof xv);
+            T_OK(nnc_graph_forward(g));
+            if (stride == 2) {
+                t_close("y (2x2/2)", val(y), (float[]){1, 3}, 2, 0, 0);
+                set_dy(y, t, (float[]){1, 2}, NULL);
+                T_OK(nnc_graph_backward(g));
+                t_close("dx (2x2/2)", grad(x), (float[]){1, 0, 2, 0, 0, 0, 0, 0}, 8, 0, 0);
+            } else {
+                t_close("y (2x2/1)", val(y), (float[]){1, 3, 3}, 3, 0, 0);
+                set_dy(y, t, (float[]){1, 2, 4}, NULL);
+                T_OK(nnc_graph_backward(g));
+                t_close("dx (2x2/1)", grad(x), (float[]){1, 0, 6, 0, 0, 0, 0, 0}, 8, 0, 0);
+            }
+            val(x)[3] = NAN;
+            T_OK(nnc_graph_forward(g));
+            T_CHECKF(isnan(val(y)[stride == 2 ? 1 : 2]) && !isnan(val(y)[0]), "stride %d: NaN did not propagate", stride);
+            nnc_graph_free(g);
+        }
+    }
+    T_CASE("maxpool2d ties: the first maximum in row-major order, not column-major") {
+        /* window {0, 5; 5, 0}: (0,1) comes before (1,0) */
+        for (int stride = 2; stride >= 1; stride--) {
+            nnc_node *x, *y;
+            nnc_graph *g = pool_graph(0, 1, 2, 3, (nnc_pool2d_opts){{2, 2}, {stride, stride}, {0, 0}, 0, 0}, &x, &y);
+            nnc_input_requires_grad(x);
+            nnc_node *t = with_loss(g, y);
+            T_OK(nnc_graph_compile(g, 1, 1));
+            float xv[6] = {0, 5, 0, 5, 0, 0};
+            memcpy(val(x), xv, sizeof xv);
+            T_OK(nnc_graph_forward(g));
+            set_dy(y, t, (float[]){1, 2}, NULL);
+            T_OK(nnc_graph_backward(g));
+            if (stride == 2)
+                t_close("dx (2x2/2)", grad(x), (float[]){0, 1, 0, 0, 0, 0}, 6, 0, 0);
+            else
+                t_close("dx (2x2/1)", grad(x), (float[]){0, 3, 0, 0, 0, 0}, 6, 0, 0);
+            nnc_graph_free(g);
+        }
     }
     T_CASE("maxpool2d backward scatters to the argmax, overlapping windows add") {
         nnc_node *x, *y;
@@ -520,8 +568,9 @@ static void test_batchnorm(void) {
 
 /* ------------------------------------------ threads and allocations */
 
-/* One LeNet-like training step; copies y and dx out. */
-static void small_net_step(int threads, float *y_out, float *dx_out, long *allocs) {
+/* One LeNet-like training step; copies y, dx and the first conv's dw out
+ * (its backward runs in chunks of 4 + 4 + 1 images). */
+static void small_net_step(int threads, float *y_out, float *dx_out, float *dw_out, long *allocs) {
     nnc_set_threads(threads);
     nnc_graph *g = nnc_graph_new();
     nnc_graph_set_seed(g, 3);
@@ -544,21 +593,23 @@ static void small_net_step(int threads, float *y_out, float *dx_out, long *alloc
     *allocs = t_alloc_count - before;
     memcpy(y_out, val(y), (size_t)numel(y) * sizeof(float));
     memcpy(dx_out, grad(x), (size_t)numel(x) * sizeof(float));
+    nnc_node *w = nnc_graph_find(g, "c1.weight");
+    memcpy(dw_out, grad(w), (size_t)numel(w) * sizeof(float));
     nnc_graph_free(g);
 }
 
 static void test_threads_and_allocs(void) {
     T_CASE("conv/BN/pool step: no heap allocation, same results on 1 and 2 threads") {
         int saved = nnc_get_threads();
-        static float y1[54], y2[54], dx1[9 * 3 * 144], dx2[9 * 3 * 144];
+        static float y1[54], y2[54], dx1[9 * 3 * 144], dx2[9 * 3 * 144], dw1[8 * 27], dw2[8 * 27];
         long a1, a2;
-        small_net_step(1, y1, dx1, &a1);
-        small_net_step(2, y2, dx2, &a2);
+        small_net_step(1, y1, dx1, dw1, &a1);
+        small_net_step(2, y2, dx2, dw2, &a2);
         nnc_set_threads(saved);
         T_CHECKF(a1 == 0 && a2 == 0, "forward+backward allocated %ld and %ld times", a1, a2);
         T_CHECKF(memcmp(y1, y2, sizeof y1) == 0, "outputs differ between 1 and 2 threads (max diff %g)", max_diff(y1, y2, 54));
-        double d = max_diff(dx1, dx2, 9 * 3 * 144);
-        T_CHECKF(d <= 1e-6, "dx differs between 1 and 2 threads by %g", d);
+        T_CHECKF(memcmp(dx1, dx2, sizeof dx1) == 0, "dx differs between 1 and 2 threads (max diff %g)", max_diff(dx1, dx2, 9 * 3 * 144));
+        T_CHECKF(memcmp(dw1, dw2, sizeof dw1) == 0, "conv dw differs between 1 and 2 threads (max diff %g)", max_diff(dw1, dw2, 8 * 27));
     }
 }
 

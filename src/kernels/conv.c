@@ -1,6 +1,29 @@
 /* conv.c -- im2col / col2im and the direct reference convolution. */
 #include "kernels/conv.h"
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+/* Short contiguous rows (an output row is often 10-30 floats): with
+ * AVX-512 one masked load/store covers the tail instead of a scalar loop. */
+static inline void copy_row(float *d, const float *s, int64_t n) {
+#if defined(__AVX512F__)
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, _mm512_loadu_ps(s + i));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(d + i, m, _mm512_maskz_loadu_ps(m, s + i));
+    }
+#else
+    for (int64_t i = 0; i < n; i++) d[i] = s[i];
+#endif
+}
+static inline void add_row(float *d, const float *s, int64_t n) {
+    /* plain loop: masked stores would block store forwarding between the
+     * overlapping rows that consecutive kernel columns update */
+    for (int64_t i = 0; i < n; i++) d[i] += s[i];
+}
 
 /* [lo, hi): the output positions o in [0, O) whose input index
  * o*stride + off falls inside [0, n). Empty ranges have lo == hi. */
@@ -30,8 +53,7 @@ void nnc_im2col(const nnc_conv_geom *g, int64_t C, const float *x, float *cols, 
                     const float *xr = xc + (oh * sh + hoff) * W;
                     for (int64_t ow = 0; ow < ow_lo; ow++) o[ow] = 0;
                     if (sw == 1) {
-                        const float *xs = xr + woff;
-                        for (int64_t ow = ow_lo; ow < ow_hi; ow++) o[ow] = xs[ow];
+                        if (ow_hi > ow_lo) copy_row(o + ow_lo, xr + ow_lo + woff, ow_hi - ow_lo);
                     } else {
                         for (int64_t ow = ow_lo; ow < ow_hi; ow++) o[ow] = xr[ow * sw + woff];
                     }
@@ -58,8 +80,7 @@ void nnc_col2im_add(const nnc_conv_geom *g, int64_t C, const float *cols, int64_
                     const float *o = row + oh * OW;
                     float *xr = xc + (oh * sh + hoff) * W;
                     if (sw == 1) {
-                        float *xs = xr + woff;
-                        for (int64_t ow = ow_lo; ow < ow_hi; ow++) xs[ow] += o[ow];
+                        if (ow_hi > ow_lo) add_row(xr + ow_lo + woff, o + ow_lo, ow_hi - ow_lo);
                     } else {
                         for (int64_t ow = ow_lo; ow < ow_hi; ow++) xr[ow * sw + woff] += o[ow];
                     }

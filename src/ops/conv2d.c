@@ -1,10 +1,14 @@
 /* conv2d.c -- 2-D convolution (cross-correlation, as in PyTorch).
  *   forward:  y[n,k] = sum_{c in group(k), r, s} w[k,c,r,s] x[n,c,oh sh - ph + r dh, ow sw - pw + s dw] + b[k]
  *             per image and group: y_g[Kg, OH*OW] = w_g[Kg, Cg*R*S] cols_g[Cg*R*S, OH*OW]  (im2col + GEMM)
- *   backward: dw_g += dy_g cols_g^T (images in order),  db = sum dy,  dx = col2im(w_g^T dy_g)
- * Backward reads x and w. Workspace: one slot of columns per thread (images
- * run in parallel); 1x1 convolutions with stride 1 and no padding use x as
- * its own column matrix. Reference: nnc_conv2d_ref (kernels/conv.c). */
+ *   backward: in chunks of images side by side, dw_g = sum over chunks (in order) of dy_g cols_g^T,
+ *             db = sum dy,  dx = col2im(w_g^T dy_g)
+ * Backward reads x and w. Forward runs images in parallel, backward chunks
+ * of images (a fixed number per chunk, ~512 columns), each with its slot of
+ * workspace; every GEMM then runs on one thread and the weight gradient is
+ * summed in chunk order, so results do not depend on the thread count. 1x1
+ * convolutions with stride 1 and no padding use x as its own column matrix.
+ * Reference: nnc_conv2d_ref (kernels/conv.c). */
 #include "ops/op.h"
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
@@ -33,11 +37,51 @@ static int is_direct(const nnc_conv_geom *g) {
     return g->R == 1 && g->S == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
-/* Floats of one image's column matrix (all groups), rounded to 64 bytes. */
-static size_t cols_floats(const nnc_conv_geom *g) {
-    if (is_direct(g)) return 0;
-    size_t f = (size_t)(g->C * g->R * g->S * g->OH * g->OW);
-    return (f + 15) / 16 * 16;
+static size_t round16(size_t f) { return (f + 15) / 16 * 16; }
+
+/* Images per backward chunk: enough columns (about 512) for an efficient
+ * GEMM, at most ~4 MB of matrices per chunk. It depends on the geometry
+ * only, so the order in which the weight gradient is summed never depends
+ * on the thread count. */
+static int64_t chunk_images(const nnc_conv_geom *g) {
+    int64_t P = g->OH * g->OW, CRS = g->C * g->R * g->S;
+    int64_t B = (512 + P - 1) / P, per_image = (2 * CRS + g->K) * P;
+    int64_t cap = ((int64_t)1 << 20) / (per_image > 0 ? per_image : 1);
+    if (B > cap) B = cap;
+    if (B > g->N) B = g->N;
+    return B < 1 ? 1 : B;
+}
+
+/* A backward slot, in floats: columns of x and of w^T dy for the chunk's
+ * images side by side, the chunk's dy gathered to [K, B*OH*OW], and the
+ * chunk's partial weight gradient. */
+typedef struct { size_t colx, dy, dcol, part, total; } bwd_slot;
+static bwd_slot bwd_layout(const nnc_conv_geom *g) {
+    bwd_slot L = {0, 0, 0, 0, 0};
+    int64_t LD = chunk_images(g) * g->OH * g->OW, CRS = g->C * g->R * g->S;
+    L.part = round16((size_t)(g->K * CRS / g->groups));
+    if (!is_direct(g)) {
+        L.colx = L.dcol = round16((size_t)(CRS * LD));
+        L.dy = round16((size_t)(g->K * LD));
+    }
+    L.total = L.colx + L.dy + L.dcol + L.part;
+    return L;
+}
+/* Forward slot: the columns of one image. */
+static size_t fwd_slot(const nnc_conv_geom *g) {
+    return is_direct(g) ? 0 : round16((size_t)(g->C * g->R * g->S * g->OH * g->OW));
+}
+
+/* Slots that run at once: bounded by the threads, the work items and the
+ * planned workspace. */
+static int64_t n_slots(int64_t items, size_t slot_bytes, size_t ws_bytes) {
+    int64_t t = omp_get_max_threads();
+    if (slot_bytes) {
+        int64_t fit = (int64_t)(ws_bytes / slot_bytes);
+        if (t > fit) t = fit;
+    }
+    if (t > items) t = items;
+    return t < 1 ? 1 : t;
 }
 
 static nnc_status conv_infer(nnc_node *n) {
@@ -83,34 +127,24 @@ static nnc_status conv_infer(nnc_node *n) {
     return NNC_OK;
 }
 
-/* One slot per thread (at most one per image): forward needs the columns of
- * x, backward also a second matrix for w^T dy. */
+
+/* Forward runs images in parallel (one slot each); backward runs chunks of
+ * images in parallel (one slot each). */
 static size_t conv_workspace(const nnc_node *n, int training) {
     nnc_conv_geom g = geom_of(n);
-    size_t slot = cols_floats(&g) * (training ? 2 : 1) * sizeof(float);
-    int64_t t = omp_get_max_threads();
-    if (t > g.N) t = g.N;
-    if (t < 1) t = 1;
-    return slot * (size_t)t;
-}
-
-/* Images processed at once: bounded by the threads, the images and the
- * workspace slots planned at compile time. */
-static int64_t n_slots(const nnc_conv_geom *g, const nnc_exec *ex, size_t slot_bytes) {
-    int64_t t = omp_get_max_threads();
-    if (slot_bytes) {
-        int64_t fit = (int64_t)(ex->ws_bytes / slot_bytes);
-        if (t > fit) t = fit;
+    size_t fwd = fwd_slot(&g) * (size_t)n_slots(g.N, 0, 0), bwd = 0;
+    if (training) {
+        int64_t B = chunk_images(&g);
+        bwd = bwd_layout(&g).total * (size_t)n_slots((g.N + B - 1) / B, 0, 0);
     }
-    if (t > g->N) t = g->N;
-    return t < 1 ? 1 : t;
+    return (fwd > bwd ? fwd : bwd) * sizeof(float);
 }
 
 static void forward_image(const nnc_conv_geom *g, const float *x, const float *w, const float *b, float *y, float *cols) {
-    const int64_t G = g->groups, Cg = g->C / G, Kg = g->K / G, CRS = Cg * g->R * g->S, P = g->OH * g->OW;
+    const int64_t G = g->groups, Kg = g->K / G, CRS = g->C / G * g->R * g->S, P = g->OH * g->OW;
     const float *src = x;
     if (!is_direct(g)) {
-        nnc_im2col(g, g->C, x, cols);
+        nnc_im2col(g, g->C, x, cols, P);
         src = cols;
     }
     for (int64_t grp = 0; grp < G; grp++) {
@@ -129,20 +163,58 @@ static void conv_forward(nnc_node *n, const nnc_exec *ex) {
     const float *x = n->in[0]->out.data, *w = n->in[1]->out.data;
     const float *b = n->n_in == 3 ? n->in[2]->out.data : NULL;
     float *y = n->out.data, *ws = ex->ws;
-    size_t slot = cols_floats(&g);
-    int64_t nt = n_slots(&g, ex, slot * sizeof(float));
+    size_t slot = fwd_slot(&g);
+    int64_t nt = n_slots(g.N, slot * sizeof(float), ex->ws_bytes);
     const int64_t xs = g.C * g.H * g.W, ys = g.K * g.OH * g.OW;
+    /* a single image leaves the GEMM its own threads */
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t i = 0; i < g.N; i++)
         forward_image(&g, x + i * xs, w, b, y + i * ys, ws + (size_t)omp_get_thread_num() * slot);
 }
 
+/* Backward of images [n0, n0+bc): dx of each image (written or added) and
+ * the chunk's partial weight gradient in the slot. */
+static void backward_chunk(const nnc_conv_geom *g, const bwd_slot *L, float *slot, int64_t n0, int64_t bc,
+                           const float *x, const float *w, const float *dy, float *dx, int acc_x, int need_dw) {
+    const int64_t G = g->groups, Kg = g->K / G, CRS = g->C / G * g->R * g->S, P = g->OH * g->OW;
+    const int64_t xs = g->C * g->H * g->W, ys = g->K * P, LD = bc * P;
+    float *colx = slot, *dyc = colx + L->colx, *dcol = dyc + L->dy, *part = dcol + L->dcol;
+    if (is_direct(g)) { /* x is the column matrix: image by image */
+        for (int64_t b = 0; b < bc; b++) {
+            const float *xi = x + (n0 + b) * xs, *dyi = dy + (n0 + b) * ys;
+            for (int64_t grp = 0; grp < G; grp++) {
+                const float *dyg = dyi + grp * Kg * P;
+                if (need_dw)
+                    nnc_sgemm('N', 'T', Kg, CRS, P, 1.0f, dyg, P, xi + grp * CRS * P, P, b ? 1.0f : 0.0f, part + grp * Kg * CRS, CRS);
+                if (dx)
+                    nnc_sgemm('T', 'N', CRS, P, Kg, 1.0f, w + grp * Kg * CRS, CRS, dyg, P, acc_x ? 1.0f : 0.0f,
+                              dx + (n0 + b) * xs + grp * CRS * P, P);
+            }
+        }
+        return;
+    }
+    for (int64_t b = 0; b < bc; b++) {
+        if (need_dw) nnc_im2col(g, g->C, x + (n0 + b) * xs, colx + b * P, LD);
+        const float *dyi = dy + (n0 + b) * ys;
+        for (int64_t k = 0; k < g->K; k++) memcpy(dyc + k * LD + b * P, dyi + k * P, (size_t)P * sizeof(float));
+    }
+    for (int64_t grp = 0; grp < G; grp++) {
+        const float *dyg = dyc + grp * Kg * LD;
+        if (need_dw) nnc_sgemm('N', 'T', Kg, CRS, LD, 1.0f, dyg, LD, colx + grp * CRS * LD, LD, 0.0f, part + grp * Kg * CRS, CRS);
+        if (dx) nnc_sgemm('T', 'N', CRS, LD, Kg, 1.0f, w + grp * Kg * CRS, CRS, dyg, LD, 0.0f, dcol + grp * CRS * LD, LD);
+    }
+    if (dx)
+        for (int64_t b = 0; b < bc; b++) {
+            float *dxi = dx + (n0 + b) * xs;
+            if (!acc_x) memset(dxi, 0, (size_t)xs * sizeof(float));
+            nnc_col2im_add(g, g->C, dcol + b * P, LD, dxi);
+        }
+}
+
 static void conv_backward(nnc_node *n, const nnc_exec *ex) {
     nnc_conv_geom g = geom_of(n);
     const float *x = n->in[0]->out.data, *w = n->in[1]->out.data, *dy = n->grad.data;
-    const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, CRS = Cg * g.R * g.S, P = g.OH * g.OW;
-    const int64_t xs = g.C * g.H * g.W, ys = g.K * P;
-    int need_dx = nnc_needs_grad(n->in[0]), need_dw = nnc_needs_grad(n->in[1]);
+    const int64_t P = g.OH * g.OW, ys = g.K * P;
 
     if (n->n_in == 3 && nnc_needs_grad(n->in[2])) {
         float *db = n->in[2]->grad.data;
@@ -159,44 +231,33 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex) {
             db[k] = acc ? db[k] + (float)s : (float)s;
         }
     }
+    int need_dx = nnc_needs_grad(n->in[0]), need_dw = nnc_needs_grad(n->in[1]);
     if (!need_dx && !need_dw) return;
 
-    int direct = is_direct(&g);
-    size_t cols = cols_floats(&g), slot = 2 * cols;
-    float *ws = ex->ws, *dx = need_dx ? n->in[0]->grad.data : NULL, *dw = need_dw ? n->in[1]->grad.data : NULL;
-    int acc_x = n->accum[0], acc_w = n->accum[1];
-    int64_t nt = n_slots(&g, ex, slot * sizeof(float));
-    /* Chunks of nt images: columns and dx in parallel (one slot per image),
-     * then the weight gradient image by image, always in batch order. */
-    for (int64_t c0 = 0; c0 < g.N; c0 += nt) {
-        int64_t cnt = g.N - c0 < nt ? g.N - c0 : nt;
-#pragma omp parallel for num_threads(cnt) schedule(static, 1) if (cnt > 1)
+    float *dx = need_dx ? n->in[0]->grad.data : NULL, *dw = need_dw ? n->in[1]->grad.data : NULL, *ws = ex->ws;
+    int acc_x = n->accum[0], acc_w = need_dw && n->accum[1];
+    const int64_t B = chunk_images(&g), n_chunks = (g.N + B - 1) / B, wsize = nnc_numel(&n->in[1]->out);
+    bwd_slot L = bwd_layout(&g);
+    int64_t nt = n_slots(n_chunks, L.total * sizeof(float), ex->ws_bytes);
+    /* At least two threads whenever there are two, so every GEMM runs on one
+     * thread inside the team and the partial sums do not depend on the count. */
+    int team = (int)nt, maxt = omp_get_max_threads();
+    if (team < 2 && maxt >= 2) team = 2;
+    for (int64_t c0 = 0; c0 < n_chunks; c0 += nt) {
+        int64_t cnt = n_chunks - c0 < nt ? n_chunks - c0 : nt;
+#pragma omp parallel for num_threads(team) schedule(static, 1) if (team > 1)
         for (int64_t i = 0; i < cnt; i++) {
-            int64_t img = c0 + i;
-            float *colx = ws + (size_t)i * slot, *cold = colx + cols;
-            const float *xi = x + img * xs, *dyi = dy + img * ys;
-            if (need_dw && !direct) nnc_im2col(&g, g.C, xi, colx);
-            if (!need_dx) continue;
-            float *dxi = dx + img * xs;
-            for (int64_t grp = 0; grp < G; grp++) {
-                const float *wg = w + grp * Kg * CRS, *dyg = dyi + grp * Kg * P;
-                if (direct)
-                    nnc_sgemm('T', 'N', CRS, P, Kg, 1.0f, wg, CRS, dyg, P, acc_x ? 1.0f : 0.0f, dxi + grp * CRS * P, P);
-                else
-                    nnc_sgemm('T', 'N', CRS, P, Kg, 1.0f, wg, CRS, dyg, P, 0.0f, cold + grp * CRS * P, P);
-            }
-            if (!direct) {
-                if (!acc_x) memset(dxi, 0, (size_t)xs * sizeof(float));
-                nnc_col2im_add(&g, g.C, cold, dxi);
-            }
+            int64_t n0 = (c0 + i) * B, bc = g.N - n0 < B ? g.N - n0 : B;
+            backward_chunk(&g, &L, ws + (size_t)i * L.total, n0, bc, x, w, dy, dx, acc_x, need_dw);
         }
         if (!need_dw) continue;
+        /* partial weight gradients, added in chunk order */
         for (int64_t i = 0; i < cnt; i++) {
-            int64_t img = c0 + i;
-            const float *src = direct ? x + img * xs : ws + (size_t)i * slot, *dyi = dy + img * ys;
-            float beta = img == 0 && !acc_w ? 0.0f : 1.0f;
-            for (int64_t grp = 0; grp < G; grp++)
-                nnc_sgemm('N', 'T', Kg, CRS, P, 1.0f, dyi + grp * Kg * P, P, src + grp * CRS * P, P, beta, dw + grp * Kg * CRS, CRS);
+            const float *part = ws + (size_t)i * L.total + L.colx + L.dy + L.dcol;
+            if (c0 + i == 0 && !acc_w)
+                memcpy(dw, part, (size_t)wsize * sizeof(float));
+            else
+                for (int64_t j = 0; j < wsize; j++) dw[j] += part[j];
         }
     }
 }

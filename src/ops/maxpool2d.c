@@ -37,6 +37,73 @@ static size_t maxpool_saved(const nnc_node *n, int training) {
     return training ? (size_t)nnc_numel(&n->out) * sizeof(int32_t) : 0;
 }
 
+/* One output row, in blocks of outputs: for each window element (row ih,
+ * then column offset s) update every output of the block at once. The updates
+ * are independent across outputs, so the compiler vectorizes them instead
+ * of branching on random data. Window elements are visited in PyTorch's
+ * order (row-major), so the first maximum wins and the last NaN propagates. */
+#define MP_BLOCK 128
+static void maxpool_row(const nnc_pool_geom *g, const float *xp, int64_t oh, float *yrow, int32_t *arow) {
+    int64_t hs = oh * g->sh - g->ph, he = hs + g->kh;
+    if (hs < 0) hs = 0;
+    if (he > g->H) he = g->H;
+    for (int64_t o0 = 0; o0 < g->OW; o0 += MP_BLOCK) {
+        int64_t o1 = o0 + MP_BLOCK < g->OW ? o0 + MP_BLOCK : g->OW;
+        float m[MP_BLOCK];
+        int32_t id[MP_BLOCK];
+        for (int64_t ow = o0; ow < o1; ow++) {
+            int64_t ws = ow * g->sw - g->pw;
+            m[ow - o0] = -INFINITY;
+            id[ow - o0] = (int32_t)(hs * g->W + (ws < 0 ? 0 : ws));
+        }
+        for (int64_t ih = hs; ih < he; ih++) {
+            const float *xr = xp + ih * g->W;
+            for (int64_t s = 0; s < g->kw; s++) {
+                /* outputs whose column ow*sw - pw + s lies inside the input */
+                int64_t off = s - g->pw, lo = o0, hi = o1;
+                if (off < 0) { int64_t l = (-off + g->sw - 1) / g->sw; if (l > lo) lo = l; }
+                int64_t h = g->W - 1 - off >= 0 ? (g->W - 1 - off) / g->sw + 1 : 0;
+                if (h < hi) hi = h;
+                int32_t base = (int32_t)(ih * g->W + off);
+                for (int64_t ow = lo; ow < hi; ow++) {
+                    float v = xr[ow * g->sw + off], cur = m[ow - o0];
+                    int take = (v > cur) | (v != v);
+                    m[ow - o0] = take ? v : cur;
+                    id[ow - o0] = take ? base + (int32_t)(ow * g->sw) : id[ow - o0];
+                }
+            }
+        }
+        for (int64_t ow = o0; ow < o1; ow++) yrow[ow] = m[ow - o0];
+        if (arow)
+            for (int64_t ow = o0; ow < o1; ow++) arow[ow] = id[ow - o0];
+    }
+}
+
+/* 2x2 windows, stride 2, all inside the input (LeNet, VGG): unrolled. */
+static int is_2x2s2(const nnc_pool_geom *g) {
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 && 2 * g->OH <= g->H &&
+           2 * g->OW <= g->W;
+}
+static void maxpool_plane_2x2s2(const nnc_pool_geom *g, const float *xp, float *yp, int32_t *ap) {
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        const float *r0 = xp + 2 * oh * g->W, *r1 = r0 + g->W;
+        int32_t i0 = (int32_t)(2 * oh * g->W), i1 = i0 + (int32_t)g->W;
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            float v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
+            int32_t at[4] = {i0 + (int32_t)(2 * ow), i0 + (int32_t)(2 * ow) + 1, i1 + (int32_t)(2 * ow), i1 + (int32_t)(2 * ow) + 1};
+            float m = v[0];
+            int32_t id = at[0];
+            for (int k = 1; k < 4; k++) {
+                int take = (v[k] > m) | (v[k] != v[k]);
+                m = take ? v[k] : m;
+                id = take ? at[k] : id;
+            }
+            yp[oh * g->OW + ow] = m;
+            if (ap) ap[oh * g->OW + ow] = id;
+        }
+    }
+}
+
 static void maxpool_forward(nnc_node *n, const nnc_exec *ex) {
     (void)ex;
     nnc_pool_geom g = nnc_pool_geometry(&n->in[0]->out, NNC_ATTRS(n, nnc_pool2d_opts));
@@ -46,28 +113,12 @@ static void maxpool_forward(nnc_node *n, const nnc_exec *ex) {
     const int64_t planes = g.N * g.C, HW = g.H * g.W, P = g.OH * g.OW;
 #pragma omp parallel for schedule(static) if (planes * P * g.kh * g.kw > 32768)
     for (int64_t pl = 0; pl < planes; pl++) {
-        const float *xp = X + pl * HW;
-        float *yp = Y + pl * P;
-        int32_t *ap = A ? A + pl * P : NULL;
-        for (int64_t oh = 0; oh < g.OH; oh++) {
-            int64_t hs = oh * g.sh - g.ph, he = hs + g.kh;
-            if (hs < 0) hs = 0;
-            if (he > g.H) he = g.H;
-            for (int64_t ow = 0; ow < g.OW; ow++) {
-                int64_t ws = ow * g.sw - g.pw, we = ws + g.kw;
-                if (ws < 0) ws = 0;
-                if (we > g.W) we = g.W;
-                float m = -INFINITY;
-                int64_t idx = hs * g.W + ws;
-                for (int64_t ih = hs; ih < he; ih++)
-                    for (int64_t iw = ws; iw < we; iw++) {
-                        float v = xp[ih * g.W + iw];
-                        if (v > m || v != v) { m = v; idx = ih * g.W + iw; }
-                    }
-                yp[oh * g.OW + ow] = m;
-                if (ap) ap[oh * g.OW + ow] = (int32_t)idx;
-            }
+        if (is_2x2s2(&g)) {
+            maxpool_plane_2x2s2(&g, X + pl * HW, Y + pl * P, A ? A + pl * P : NULL);
+            continue;
         }
+        for (int64_t oh = 0; oh < g.OH; oh++)
+            maxpool_row(&g, X + pl * HW, oh, Y + pl * P + oh * g.OW, A ? A + pl * P + oh * g.OW : NULL);
     }
 }
 
