@@ -12,13 +12,20 @@ nnc_status nnc_unary_infer(nnc_node *n);
 nnc_node *nnc_unary_build(nnc_graph *g, int op, nnc_node *x);
 nnc_node *nnc_unary_case(nnc_graph *g, int op, int ndim, const int64_t *shape);
 
+/* Loads only what the derivative reads: x (input) and/or y (output); the
+ * other is 0 and unused (the planner may have freed it). */
+#define NNC_UNARY_XY_(reads)                                                                      \
+    const float x = ((reads) & NNC_READS_IN(0)) ? X[i] : 0.0f;                                    \
+    const float y = ((reads) & NNC_READS_OUT) ? Y[i] : 0.0f;                                      \
+    (void)x; (void)y
+
 #define NNC_UNARY_OP(stem, ENUM, doc, fwd, bwd, reads, case_eps)                                  \
     static void stem##_forward(nnc_node *n, const nnc_exec *ex) {                                 \
         (void)ex;                                                                                  \
         const float *X = n->in[0]->out.data;                                                       \
         float *Y = n->out.data;                                                                    \
         int64_t cnt = nnc_numel(&n->out);                                                          \
-        _Pragma("omp parallel for simd schedule(static) if (cnt > 32768)")                         \
+        _Pragma("omp parallel for simd schedule(static) if (cnt > 262144)")                        \
         for (int64_t i = 0; i < cnt; i++) { float x = X[i]; Y[i] = (fwd); }                        \
     }                                                                                              \
     static void stem##_backward(nnc_node *n, const nnc_exec *ex) {                                \
@@ -26,13 +33,14 @@ nnc_node *nnc_unary_case(nnc_graph *g, int op, int ndim, const int64_t *shape);
         const float *X = n->in[0]->out.data, *Y = n->out.data, *dY = n->grad.data;                 \
         float *dX = n->in[0]->grad.data;                                                           \
         int64_t cnt = nnc_numel(&n->out);                                                          \
-        int acc = n->accum[0];                                                                     \
-        _Pragma("omp parallel for simd schedule(static) if (cnt > 32768)")                         \
-        for (int64_t i = 0; i < cnt; i++) {                                                        \
-            float x = X[i], y = Y[i];                                                              \
-            (void)x; (void)y;                                                                      \
-            float d = dY[i] * (bwd);                                                               \
-            dX[i] = acc ? dX[i] + d : d;                                                           \
+        (void)X; (void)Y;                                                                          \
+        /* two branch-free loops so both vectorize */                                             \
+        if (n->accum[0]) {                                                                         \
+            _Pragma("omp parallel for simd schedule(static) if (cnt > 262144)")                    \
+            for (int64_t i = 0; i < cnt; i++) { NNC_UNARY_XY_(reads); dX[i] += dY[i] * (bwd); }    \
+        } else {                                                                                   \
+            _Pragma("omp parallel for simd schedule(static) if (cnt > 262144)")                    \
+            for (int64_t i = 0; i < cnt; i++) { NNC_UNARY_XY_(reads); dX[i] = dY[i] * (bwd); }     \
         }                                                                                          \
     }                                                                                              \
     static nnc_node *stem##_case(nnc_graph *g) {                                                   \

@@ -68,24 +68,38 @@ void nnc_graph_set_lr(nnc_graph *g, float lr) {
 
 static void sgd(const nnc_optim *o, float *w, const float *gr, float *v, int64_t n, int first) {
     const float lr = o->lr, wd = o->weight_decay, mu = o->momentum, damp = 1.0f - o->dampening;
+    /* one branch-free loop per case, so each vectorizes */
     if (!v) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > 262144)
         for (int64_t i = 0; i < n; i++) w[i] -= lr * (gr[i] + wd * w[i]);
-        return;
-    }
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        float gi = gr[i] + wd * w[i];
-        float vi = first ? gi : mu * v[i] + damp * gi;
-        v[i] = vi;
-        w[i] -= lr * (o->nesterov ? gi + mu * vi : vi);
+    } else if (first) { /* PyTorch starts the buffer at the first gradient */
+#pragma omp parallel for simd schedule(static) if (n > 262144)
+        for (int64_t i = 0; i < n; i++) {
+            float gi = gr[i] + wd * w[i];
+            v[i] = gi;
+            w[i] -= lr * (o->nesterov ? gi + mu * gi : gi);
+        }
+    } else if (o->nesterov) {
+#pragma omp parallel for simd schedule(static) if (n > 262144)
+        for (int64_t i = 0; i < n; i++) {
+            float gi = gr[i] + wd * w[i], vi = mu * v[i] + damp * gi;
+            v[i] = vi;
+            w[i] -= lr * (gi + mu * vi);
+        }
+    } else {
+#pragma omp parallel for simd schedule(static) if (n > 262144)
+        for (int64_t i = 0; i < n; i++) {
+            float vi = mu * v[i] + damp * (gr[i] + wd * w[i]);
+            v[i] = vi;
+            w[i] -= lr * vi;
+        }
     }
 }
 
 static void adam(const nnc_optim *o, float *w, const float *gr, float *m, float *v, int64_t n, int64_t t) {
     const float lr = o->lr, wd = o->weight_decay, b1 = o->beta1, b2 = o->beta2, eps = o->eps;
     const float c1 = 1.0f / (1.0f - powf(b1, (float)t)), c2 = 1.0f / (1.0f - powf(b2, (float)t));
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > 262144)
     for (int64_t i = 0; i < n; i++) {
         float gi = gr[i] + wd * w[i];
         float mi = b1 * m[i] + (1 - b1) * gi, vi = b2 * v[i] + (1 - b2) * gi * gi;
