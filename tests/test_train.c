@@ -27,6 +27,21 @@ int main(void) {
         T_OK(nnc_evaluate(m, &test, 1000, &loss, &acc, NULL));
         T_CHECKF(acc >= 0.83, "test accuracy %.4f", acc);
     }
+    T_CASE("data whose shape does not match the model is refused with a message") {
+        nnc_dataset bad = {0};
+        T_OK(nnc_tensor_alloc(&bad.x, NNC_F32, 4, (int64_t[]){8, 3, 32, 32}));
+        T_OK(nnc_tensor_alloc(&bad.y, NNC_I64, 1, (int64_t[]){8}));
+        bad.n = 8;
+        bad.n_classes = 10;
+        nnc_model *mm = NULL;
+        T_OK(nnc_model_build("lenet5", NULL, &mm));
+        nnc_train_opts o = nnc_train_defaults();
+        o.epochs = 1;
+        T_CHECK(nnc_train(mm, &bad, NULL, &o) == NNC_ERR_SHAPE);
+        T_CHECKF(strstr(nnc_last_error(), "[8, 3, 32, 32]") && strstr(nnc_last_error(), "lenet5"), "message: %s", nnc_last_error());
+        nnc_model_free(mm);
+        nnc_dataset_free(&bad);
+    }
     T_CASE("checkpoint save and load restore the model exactly") {
         char dir[] = "/tmp/nnc_ckpt_XXXXXX";
         T_CHECK(mkdtemp(dir) != NULL);

@@ -36,8 +36,7 @@ static void linear_forward(nnc_node *n, const nnc_exec *ex) {
     int64_t N = n->out.shape[0], O = n->out.shape[1], I = n->in[1]->out.shape[1];
     if (n->n_in == 3) {
         const float *bias = n->in[2]->out.data;
-        for (int64_t i = 0; i < N; i++)
-            for (int64_t o = 0; o < O; o++) y[i * O + o] = bias[o];
+        for (int64_t i = 0; i < N; i++) memcpy(y + i * O, bias, (size_t)O * sizeof(float));
     }
     nnc_sgemm('N', 'T', N, O, I, 1.0f, x, I, w, I, n->n_in == 3 ? 1.0f : 0.0f, y, O);
 }
@@ -51,11 +50,11 @@ static void linear_backward(nnc_node *n, const nnc_exec *ex) {
     if (nnc_needs_grad(n->in[1]))
         nnc_sgemm('T', 'N', O, I, N, 1.0f, dy, O, x, I, n->accum[1] ? 1.0f : 0.0f, n->in[1]->grad.data, I);
     if (n->n_in == 3 && nnc_needs_grad(n->in[2])) {
-        float *db = n->in[2]->grad.data;
-        for (int64_t o = 0; o < O; o++) {
-            float s = 0;
-            for (int64_t i = 0; i < N; i++) s += dy[i * O + o];
-            db[o] = n->accum[2] ? db[o] + s : s;
+        float *db = nnc_grad_dst(n, 2); /* row by row: contiguous reads */
+        for (int64_t i = 0; i < N; i++) {
+            const float *row = dy + i * O;
+#pragma omp simd
+            for (int64_t o = 0; o < O; o++) db[o] += row[o];
         }
     }
 }
