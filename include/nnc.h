@@ -181,6 +181,15 @@ nnc_node *nnc_batchnorm(nnc_graph *g, nnc_node *x, nnc_node *gamma, nnc_node *be
 nnc_node *nnc_cross_entropy(nnc_graph *g, nnc_node *logits, nnc_node *labels, nnc_reduction r);
 nnc_node *nnc_mse(nnc_graph *g, nnc_node *pred, nnc_node *target, nnc_reduction r);
 
+/* ---- more activations and losses (issue 3) */
+/* @@SECTION ops-act-loss@@ */
+
+/* ---- convolution relatives (issue 3) */
+/* @@SECTION ops-conv@@ */
+
+/* ---- normalization (issue 3) */
+/* @@SECTION ops-norm@@ */
+
 /* Layers: create named parameters with PyTorch's default initialization
  * ("<scope>.<name>.weight", ".bias") and apply the op. */
 nnc_node *nnc_linear_layer(nnc_graph *g, nnc_node *x, const char *name, int64_t out, int bias);
@@ -230,6 +239,9 @@ void nnc_graph_set_lr(nnc_graph *g, float lr);
 nnc_status nnc_graph_init_params(nnc_graph *g);
 /* Re-draws every parameter from its initializer with the graph's seed. */
 nnc_status nnc_graph_reset_params(nnc_graph *g);
+
+/* ---- optimizers, schedules, regularization, initialization (issue 3) */
+/* @@SECTION optim@@ */
 
 /* ------------------------------------------------------------------- run */
 /* Topological order, shape inference, gradient marking, memory planning for
