@@ -107,12 +107,22 @@ void nnc_scope_push(nnc_graph *g, const char *name);
 void nnc_scope_pop(nnc_graph *g);
 
 /* Initializers. PyTorch's default for Linear/Conv is uniform(+-1/sqrt(fan_in)). */
+/* The shape-based kinds use PyTorch's fans: fan_in = shape[1]*prod(shape[2:]),
+ * fan_out = shape[0]*prod(shape[2:]) (a 1-D parameter: both = its length). */
 typedef enum nnc_init_kind {
     NNC_INIT_ZEROS = 0,
     NNC_INIT_CONST,   /* a */
     NNC_INIT_UNIFORM, /* U(a, b) */
-    NNC_INIT_NORMAL   /* N(mean a, std b) */
+    NNC_INIT_NORMAL,  /* N(mean a, std b) */
+    NNC_INIT_XAVIER_UNIFORM, /* U(+-gain sqrt(6/(fan_in+fan_out))), gain a (0 means 1) */
+    NNC_INIT_XAVIER_NORMAL,  /* N(0, gain sqrt(2/(fan_in+fan_out))), gain a (0 means 1) */
+    NNC_INIT_KAIMING_UNIFORM,/* U(+-gain sqrt(3/fan)), gain sqrt(2/(1+a^2)), a = leaky slope (0: relu),
+                                fan = fan_in if b == NNC_FAN_IN (0), fan_out if b == NNC_FAN_OUT (1) */
+    NNC_INIT_KAIMING_NORMAL, /* N(0, gain/sqrt(fan)), same a and b */
+    NNC_INIT_LECUN_NORMAL,   /* N(0, 1/sqrt(fan_in)) */
+    NNC_INIT_ORTHOGONAL      /* QR of a normal [shape[0], numel/shape[0]] matrix (PyTorch's), times gain a (0 means 1) */
 } nnc_init_kind;
+enum { NNC_FAN_IN = 0, NNC_FAN_OUT = 1 };
 typedef struct nnc_init { nnc_init_kind kind; float a, b; } nnc_init;
 
 /* Leaves. Inputs get a leading batch dimension at compile time (shape
@@ -183,12 +193,120 @@ nnc_node *nnc_mse(nnc_graph *g, nnc_node *pred, nnc_node *target, nnc_reduction 
 
 /* ---- more activations and losses (issue 3) */
 /* @@SECTION ops-act-loss@@ */
+/* Elementwise activations with PyTorch's definitions and defaults (in brackets). */
+nnc_node *nnc_leaky_relu(nnc_graph *g, nnc_node *x, float negative_slope); /* x > 0 ? x : slope x [0.01] */
+nnc_node *nnc_elu(nnc_graph *g, nnc_node *x, float alpha);                 /* x > 0 ? x : alpha (e^x - 1) [1] */
+nnc_node *nnc_selu(nnc_graph *g, nnc_node *x);       /* scale * elu(x, alpha), PyTorch's constants */
+nnc_node *nnc_hardtanh(nnc_graph *g, nnc_node *x, float min_val, float max_val); /* clamp [-1, 1] */
+nnc_node *nnc_softsign(nnc_graph *g, nnc_node *x);   /* x / (1 + |x|) */
+/* log(1 + exp(beta x)) / beta, and x itself where beta x > threshold [1, 20]. */
+nnc_node *nnc_softplus(nnc_graph *g, nnc_node *x, float beta, float threshold);
+/* Randomized leaky ReLU [1/8, 1/3]: in training each negative element gets a
+ * slope ~ U(lower, upper) from the graph's counter-based stream (seed, node,
+ * step, element); in eval the slope is (lower + upper) / 2, as PyTorch. */
+nnc_node *nnc_rrelu(nnc_graph *g, nnc_node *x, float lower, float upper);
+/* Parametric ReLU: x > 0 ? x : w_c x; weight [C] (channel = axis 1) or [1]. */
+nnc_node *nnc_prelu(nnc_graph *g, nnc_node *x, nnc_node *weight);
+/* Creates "<name>.weight" [num_parameters] = 0.25 (PyTorch's init); num_parameters
+ * is 1 (shared) or the channel count. */
+nnc_node *nnc_prelu_layer(nnc_graph *g, nnc_node *x, const char *name, int64_t num_parameters);
+
+/* More losses (scalar output; r = mean over elements / samples, or sum). pred
+ * and target: f32 with the same number of elements. */
+nnc_node *nnc_l1_loss(nnc_graph *g, nnc_node *pred, nnc_node *target, nnc_reduction r); /* |p - t| */
+/* PyTorch HuberLoss: d = p - t; 0.5 d^2 if |d| < delta else delta (|d| - 0.5 delta) [delta 1]. */
+nnc_node *nnc_huber_loss(nnc_graph *g, nnc_node *pred, nnc_node *target, nnc_reduction r, float delta);
+/* PyTorch SmoothL1Loss = HuberLoss(delta = beta) / beta [beta 1]. */
+nnc_node *nnc_smooth_l1_loss(nnc_graph *g, nnc_node *pred, nnc_node *target, nnc_reduction r, float beta);
+/* Multi-class hinge on logits [N, C] and labels [N] (i32/i64). paper_form 0:
+ * PyTorch MultiMarginLoss (p=1): sum_{i != y} max(0, margin - x_y + x_i) / C
+ * [margin 1]; paper_form 1: the Weston-Watkins form, without the / C. */
+nnc_node *nnc_multi_margin_loss(nnc_graph *g, nnc_node *logits, nnc_node *labels, nnc_reduction r, float margin,
+                                int paper_form);
+/* Binary hinge: max(0, 1 - t x) with targets t in {-1, +1} as f32 (no PyTorch equivalent). */
+nnc_node *nnc_hinge_loss(nnc_graph *g, nnc_node *scores, nnc_node *targets, nnc_reduction r);
+/* PyTorch BCEWithLogitsLoss (no weights): max(x, 0) - x t + log(1 + exp(-|x|)), t in [0, 1]. */
+nnc_node *nnc_bce_with_logits(nnc_graph *g, nnc_node *logits, nnc_node *targets, nnc_reduction r);
+/* nnc_cross_entropy with PyTorch's label_smoothing eps in [0, 1]:
+ * (1 - eps) nll + eps mean_c(-log p_c). */
+nnc_node *nnc_cross_entropy_ls(nnc_graph *g, nnc_node *logits, nnc_node *labels, nnc_reduction r, float label_smoothing);
 
 /* ---- convolution relatives (issue 3) */
 /* @@SECTION ops-conv@@ */
+/* Geometry of a 1-D convolution; zero stride/dilation/groups mean 1. */
+typedef struct nnc_conv1d_opts { int stride, pad, dilation, groups; } nnc_conv1d_opts;
+/* y[N,K,OL] = conv(x[N,C,L], w[K,C/groups,k]) + b[K]; b may be NULL. A
+ * composite: reshapes around conv2d with a 1 x k kernel. */
+nnc_node *nnc_conv1d(nnc_graph *g, nnc_node *x, nnc_node *w, nnc_node *b, const nnc_conv1d_opts *o);
+/* PyTorch Conv1d: "<name>.weight" [K,C/groups,k], "<name>.bias" [K], U(+-1/sqrt(fan_in)). */
+nnc_node *nnc_conv1d_layer(nnc_graph *g, nnc_node *x, const char *name, int64_t out_channels, int k, const nnc_conv1d_opts *o,
+                           int bias);
+/* Convolution with a connection table: output map k sees input map c only
+ * where table[k*in_channels + c] is 1. Weights packed: w [n_connections, R, S],
+ * connections in row-major table order; b [K] may be NULL. Stride and padding
+ * from o (dilation and groups must be unset). At most 672 table entries. */
+nnc_node *nnc_conv2d_table(nnc_graph *g, nnc_node *x, nnc_node *w, nnc_node *b, int64_t out_channels, int64_t in_channels,
+                           const unsigned char *table, const nnc_conv2d_opts *o);
+/* Layer (stride 1, no padding): "<name>.weight" [connections,kh,kw] and
+ * "<name>.bias" [K], U(+-1/sqrt(mean fan-in)); table is [out_channels][C]. */
+nnc_node *nnc_conv2d_table_layer(nnc_graph *g, nnc_node *x, const char *name, int64_t out_channels, int kh, int kw,
+                                 const unsigned char *table);
+/* LeNet-5's C3 table (LeCun et al. 1998, Table I): [output map][input map]. */
+extern const unsigned char nnc_lenet5_c3_table[16][6];
+/* Fills table [out_channels][in_channels] with 1 at each (out, in) pair, 0 elsewhere. */
+nnc_status nnc_conv_table_from_pairs(unsigned char *table, int64_t out_channels, int64_t in_channels, int n_pairs,
+                                     const int (*pairs)[2]);
+/* Unshared-weight convolution: y[n,k,oh,ow] = b[k,oh,ow] + sum_{c,r,s}
+ * w[oh*OW+ow, k, (c*kh+r)*kw+s] x[n,c,oh*sh-ph+r, ow*sw-pw+s]. w [OH*OW, K, C*kh*kw],
+ * b [K,OH,OW] may be NULL; stride/pad may be NULL (1 and 0; zero stride = 1). */
+nnc_node *nnc_locally_connected2d(nnc_graph *g, nnc_node *x, nnc_node *w, nnc_node *b, int kh, int kw, const int stride[2],
+                                  const int pad[2]);
+/* Layer: "<name>.weight" and "<name>.bias" shaped as above, U(+-1/sqrt(C*kh*kw)). */
+nnc_node *nnc_locally_connected2d_layer(nnc_graph *g, nnc_node *x, const char *name, int64_t out_channels, int kh, int kw,
+                                        const int stride[2], const int pad[2], int bias);
+/* Euclidean RBF units: y[n,i] = sum_j (x[n,j] - w[i,j])^2, x flattened after dim 0, w [out,in]. */
+nnc_node *nnc_rbf(nnc_graph *g, nnc_node *x, nnc_node *w);
+/* LeNet-5's output layer: "<name>.weight" [out,in] is a state (saved with the
+ * model, never trained) filled from prototypes (out*in floats, row-major;
+ * NULL: zeros). The values are copied at the first compile, so prototypes
+ * must stay valid until then. LeNet-5's prototypes (7x12 bitmaps) come with
+ * the model zoo. */
+nnc_node *nnc_rbf_layer(nnc_graph *g, nnc_node *x, const char *name, int64_t out, const float *prototypes);
+/* y[n,c,...] = x[n,c,...] scale[c] + shift[c] over axis 1; shift may be NULL. */
+nnc_node *nnc_channel_affine(nnc_graph *g, nnc_node *x, nnc_node *scale, nnc_node *shift);
+/* LeNet-style subsampling: average pooling (kernel x kernel, stride kernel),
+ * then a trainable per-map coefficient "<name>.weight" [C] (init 1) and bias
+ * "<name>.bias" [C] (init 0). LeCun 1998 sums the window (nnc averages: the
+ * coefficient absorbs the factor kernel^2) and then applies a sigmoid (not
+ * included here). */
+nnc_node *nnc_subsampling_layer(nnc_graph *g, nnc_node *x, const char *name, int kernel);
+/* Geometry of a 3-D convolution; zero stride/dilation/groups mean 1. */
+typedef struct nnc_conv3d_opts {
+    int stride[3], pad[3], dilation[3], groups; /* (depth, height, width) */
+} nnc_conv3d_opts;
+/* y[N,K,OD,OH,OW] = conv(x[N,C,D,H,W], w[K,C/groups,T,R,S]) + b[K]; b may be NULL. */
+nnc_node *nnc_conv3d(nnc_graph *g, nnc_node *x, nnc_node *w, nnc_node *b, const nnc_conv3d_opts *o);
+/* PyTorch Conv3d: "<name>.weight" [K,C/groups,kt,kh,kw], "<name>.bias" [K], U(+-1/sqrt(fan_in)). */
+nnc_node *nnc_conv3d_layer(nnc_graph *g, nnc_node *x, const char *name, int64_t out_channels, int kt, int kh, int kw,
+                           const nnc_conv3d_opts *o, int bias);
 
 /* ---- normalization (issue 3) */
 /* @@SECTION ops-norm@@ */
+/* Local response normalization across channels of [N,C,...]:
+ * y_c = x_c / (k + a * sum_{c' = c-size/2 .. c+(size-1)/2} x_c'^2)^beta (zero-padded),
+ * a = alpha/size (PyTorch LocalResponseNorm, paper_form 0) or a = alpha
+ * (AlexNet, paper_form 1). AlexNet: size 5, alpha 1e-4, beta 0.75, k 2. */
+nnc_node *nnc_lrn(nnc_graph *g, nnc_node *x, int size, float alpha, float beta, float k, int paper_form);
+/* Group norm of [N,C,...] over (C/groups channels x spatial) per sample;
+ * weight/bias [C] may be NULL. The layer creates "<name>.weight" (1) and
+ * "<name>.bias" (0) when affine (PyTorch GroupNorm, eps 1e-5). */
+nnc_node *nnc_group_norm(nnc_graph *g, nnc_node *x, nnc_node *weight, nnc_node *bias, int groups, float eps);
+nnc_node *nnc_group_norm_layer(nnc_graph *g, nnc_node *x, const char *name, int groups, float eps, int affine);
+/* Layer norm over the last ndims dimensions of x (never the batch dim);
+ * weight/bias shaped like those dimensions, may be NULL. The layer creates
+ * "<name>.weight" (1) and "<name>.bias" (0) when affine (PyTorch LayerNorm). */
+nnc_node *nnc_layer_norm(nnc_graph *g, nnc_node *x, nnc_node *weight, nnc_node *bias, int ndims, float eps);
+nnc_node *nnc_layer_norm_layer(nnc_graph *g, nnc_node *x, const char *name, int ndims, float eps, int affine);
 
 /* Layers: create named parameters with PyTorch's default initialization
  * ("<scope>.<name>.weight", ".bias") and apply the op. */
@@ -219,18 +337,45 @@ nnc_node *nnc_graph_state_at(nnc_graph *g, int i);
 int64_t nnc_graph_n_param_elems(const nnc_graph *g); /* trainable elements */
 
 /* --------------------------------------------------------------- optimizer */
-typedef enum nnc_optim_kind { NNC_OPTIM_SGD = 0, NNC_OPTIM_ADAM } nnc_optim_kind;
+typedef enum nnc_optim_kind {
+    NNC_OPTIM_SGD = 0, NNC_OPTIM_ADAM, NNC_OPTIM_ADAMW, NNC_OPTIM_RMSPROP, NNC_OPTIM_ADAGRAD
+} nnc_optim_kind;
+/* SGD momentum: PyTorch's v = mu v + g'; w -= lr v (default), or AlexNet's
+ * v = mu v - lr g'; w += v (lr inside the buffer). Identical at a constant
+ * rate, different after the rate changes. */
+typedef enum nnc_momentum_form { NNC_MOMENTUM_PYTORCH = 0, NNC_MOMENTUM_ALEXNET } nnc_momentum_form;
 typedef struct nnc_optim {
     nnc_optim_kind kind;
     float lr;
-    float momentum;     /* SGD: PyTorch form v = mu v + (g + wd w); w -= lr v */
-    float dampening;    /* SGD */
-    int nesterov;       /* SGD */
-    float beta1, beta2, eps; /* Adam */
-    float weight_decay; /* L2, added to the gradient */
+    float momentum;     /* SGD, RMSProp */
+    float dampening;    /* SGD (PyTorch form) */
+    int nesterov;       /* SGD (PyTorch form) */
+    nnc_momentum_form momentum_form; /* SGD */
+    float beta1, beta2, eps; /* Adam/AdamW; eps also RMSProp (1e-8) and Adagrad (1e-10) */
+    float alpha;        /* RMSProp smoothing (0.99) */
+    int centered;       /* RMSProp: divide by the centered (variance) estimate */
+    float lr_decay, initial_accumulator; /* Adagrad */
+    float weight_decay; /* L2 added to the gradient; AdamW: decoupled w -= lr wd w */
+    /* Regularization, applied in the update (see optim.c):
+     * l1:          adds l1 * sign(w) to the gradient
+     * clip_value:  gradients clamped to [-c, c] (0: off), before any decay
+     * clip_norm:   gradients scaled so their global L2 norm over all trainable
+     *              parameters is <= c (0: off), after clip_value
+     * max_norm:    after the step, each output row/filter (dim 0) of every
+     *              parameter with >= 2 dims is rescaled to L2 norm <= c (0: off)
+     * no_decay_bias_norm: weight decay and l1 skip biases and normalization
+     *              parameters: names ending in ".bias"/equal to "bias", and
+     *              every 1-D parameter (BatchNorm/LayerNorm weight and bias). */
+    float l1, clip_value, clip_norm, max_norm;
+    int no_decay_bias_norm;
 } nnc_optim;
 nnc_optim nnc_optim_sgd(float lr, float momentum, float weight_decay);
 nnc_optim nnc_optim_adam(float lr, float weight_decay);
+/* PyTorch defaults: AdamW betas (0.9, 0.999), eps 1e-8 (PyTorch's default wd is 0.01);
+ * RMSProp alpha 0.99, eps 1e-8, not centered; Adagrad lr_decay 0, eps 1e-10, accumulator 0. */
+nnc_optim nnc_optim_adamw(float lr, float weight_decay);
+nnc_optim nnc_optim_rmsprop(float lr, float momentum, float weight_decay);
+nnc_optim nnc_optim_adagrad(float lr, float weight_decay);
 nnc_status nnc_graph_set_optimizer(nnc_graph *g, const nnc_optim *o);
 void nnc_graph_set_lr(nnc_graph *g, float lr);
 
@@ -242,10 +387,47 @@ nnc_status nnc_graph_reset_params(nnc_graph *g);
 
 /* ---- optimizers, schedules, regularization, initialization (issue 3) */
 /* @@SECTION optim@@ */
+/* Changes a parameter's initializer; before the first compile/init_params
+ * (NNC_ERR_STATE after), NNC_ERR_ARG for an unknown kind. */
+nnc_status nnc_param_set_init(nnc_node *param, nnc_init init);
+/* Freezes every parameter whose name starts with prefix; returns how many. */
+int nnc_graph_freeze(nnc_graph *g, const char *prefix);
+/* Per-epoch learning-rate schedules (PyTorch's schedulers stepped once per
+ * epoch). epoch is 0-based. With warmup W > 0 the rate is base*(e+1)/W for
+ * e < W, and the schedule then runs from its own epoch 0 at epoch W (like
+ * SequentialLR); total_epochs of poly/cosine counts the whole run, warm-up
+ * included, so they decay over total_epochs - W epochs.
+ *   none:      base
+ *   step:      base * gamma^floor(k / step_size)
+ *   multistep: base * gamma^(number of milestones m <= k+1); milestones are
+ *              1-based epochs at whose start the rate drops (PyTorch's
+ *              MultiStepLR milestone m-1); 0 ends the list
+ *   exp:       base * gamma^k
+ *   poly:      base * (1 - k/T)^power,                T = total - W
+ *   cosine:    min_lr + (base - min_lr)(1 + cos(pi k/T))/2   (CosineAnnealingLR) */
+typedef enum nnc_schedule_kind {
+    NNC_SCHED_NONE = 0, NNC_SCHED_STEP, NNC_SCHED_MULTISTEP, NNC_SCHED_EXP, NNC_SCHED_POLY, NNC_SCHED_COSINE
+} nnc_schedule_kind;
+typedef struct nnc_schedule {
+    nnc_schedule_kind kind;
+    int warmup;          /* linear warm-up epochs (0: none) */
+    int step_size;       /* step */
+    int milestones[8];   /* multistep */
+    float gamma;         /* step, multistep, exp */
+    float power;         /* poly */
+    float min_lr;        /* cosine */
+    int total_epochs;    /* poly, cosine */
+} nnc_schedule;
+/* The rate at 0-based epoch `epoch`. */
+float nnc_lr_at(const nnc_schedule *s, float base_lr, int epoch);
+/* NNC_ERR_ARG with a message for a schedule that makes no sense. */
+nnc_status nnc_schedule_check(const nnc_schedule *s);
 
 /* ------------------------------------------------------------------- run */
 /* Topological order, shape inference, gradient marking, memory planning for
- * this batch size and mode. Plans are cached: switching back is free. */
+ * this batch size and mode. Plans are cached: switching back is free.
+ * Inputs live in the planned arena, so after a compile that switches plan
+ * fetch nnc_node_value(input)->data again and refill it. */
 nnc_status nnc_graph_compile(nnc_graph *g, int64_t batch, int training);
 int64_t nnc_graph_batch(const nnc_graph *g);
 nnc_status nnc_graph_forward(nnc_graph *g);
@@ -447,6 +629,7 @@ nnc_status nnc_model_load(nnc_model *m, const char *path);
 typedef struct nnc_epoch_stats {
     int epoch;           /* 1-based */
     double train_loss, train_acc, test_loss, test_acc; /* accuracies as fractions */
+    double val_loss, val_acc; /* NAN without a validation split */
     double time_s;       /* training steps only */
     double img_per_s;
 } nnc_epoch_stats;
@@ -458,11 +641,19 @@ typedef struct nnc_train_opts {
     int shuffle;
     const char *checkpoint_dir; /* after every epoch: model.safetensors + train_state.safetensors */
     const char *resume_dir;     /* continue from a checkpoint directory */
-    /* Step schedule: the learning rate is multiplied by lr_gamma at the start
-     * of each listed epoch (1-based; 0 ends the list). Default {8, 12}, 0.1:
-     * runs of up to 7 epochs are exactly W1's constant-rate recipe. */
-    int lr_steps[8];
-    float lr_gamma;
+    /* Per-epoch learning-rate schedule (nnc_lr_at) of optim.lr. Default:
+     * multistep, milestones {8, 12} (1-based epochs), gamma 0.1: runs of up
+     * to 7 epochs are exactly W1's constant-rate recipe. */
+    nnc_schedule schedule;
+    /* Validation: a seeded random fraction val_split in (0,1) of the training
+     * set (drawn once from seed) is held out and evaluated after each epoch
+     * (0: none). early_stop N > 0 (needs val_split): stop after N epochs
+     * without a lower validation loss, and at the end of training restore
+     * the weights and state of the epoch with the lowest validation loss
+     * (checkpoints still hold each epoch's own weights; the early-stopping
+     * record itself is not checkpointed, so a resumed run starts it afresh). */
+    float val_split;
+    int early_stop;
     void (*on_step)(int epoch, int64_t step, int64_t steps, float loss, void *user);
     void (*on_epoch)(const nnc_epoch_stats *s, void *user);
     void *user;
@@ -476,6 +667,10 @@ nnc_status nnc_model_normalize_data(nnc_model *m, nnc_dataset *train, nnc_datase
 /* Trains with the options; evaluates on test (may be NULL) after each epoch.
  * The last partial batch of an epoch is kept. */
 nnc_status nnc_train(nnc_model *m, const nnc_dataset *train, const nnc_dataset *test, const nnc_train_opts *o);
+/* The validation split nnc_train uses: a seeded random subset of
+ * round(frac * n) samples (at least 1, at most n-1) into val, the rest (in
+ * their original order) into train_out. Release both with nnc_dataset_free. */
+nnc_status nnc_dataset_split(const nnc_dataset *ds, float frac, uint64_t seed, nnc_dataset *train_out, nnc_dataset *val);
 /* Mean loss and accuracy over a dataset in eval mode; predictions (optional,
  * ds->n entries) receive each sample's arg-max class. */
 nnc_status nnc_evaluate(nnc_model *m, const nnc_dataset *ds, int64_t batch, double *loss, double *acc, int64_t *predictions);

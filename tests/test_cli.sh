@@ -61,6 +61,15 @@ expect_fail "negative epochs" "epochs" $NNC train lenet5 --epochs -1
 expect_fail "NaN learning rate" "lr" $NNC train lenet5 --lr nan
 expect_fail "unknown model" "lenet7" $NNC train lenet7
 expect_fail "unknown flag" "--frobnicate" $NNC train lenet5 --frobnicate 3
-expect_fail "unknown optimizer" "rmsprop" $NNC train lenet5 --optimizer rmsprop
+expect_fail "unknown optimizer" "lbfgs" $NNC train lenet5 --optimizer lbfgs
+# optimizers, schedules, regularization, validation (issue 3, optim slice)
+$NNC train lenet5 --epochs 2 --limit 600 --optimizer adamw --schedule cosine --warmup 1 --val-split 0.2 --early-stop 1 \
+    --clip-norm 1 --no-decay-bias-norm --freeze conv1 --quiet >"$T/train" 2>"$T/err" \
+    && grep -q "^epoch=1 train_loss=.* val_loss=.* val_acc=.* test_acc=" "$T/train" \
+    && pass "train with adamw, cosine+warm-up, validation split, early stop, clipping, freeze" || { fail "optim flags run"; cat "$T/train" "$T/err"; }
+expect_fail "early stop without a validation split" "val-split" $NNC train lenet5 --early-stop 2
+expect_fail "unknown schedule" "bogus" $NNC train lenet5 --schedule bogus
+expect_fail "unknown momentum form" "sutskever" $NNC train lenet5 --momentum-form sutskever
+expect_fail "freeze matching no parameter" "nope" $NNC train lenet5 --freeze nope --epochs 1
 expect_fail "unknown command" "dance" $NNC dance
 [ $fails -eq 0 ]

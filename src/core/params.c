@@ -17,20 +17,91 @@ static uint64_t name_hash(const char *s) {
     return h;
 }
 
+/* PyTorch's _calculate_fan_in_and_fan_out; a 1-D (or 0-D) parameter uses
+ * its length for both (PyTorch refuses those). */
+static void fans(const nnc_tensor *t, double *fan_in, double *fan_out) {
+    if (t->ndim < 2) { *fan_in = *fan_out = (double)nnc_tensor_numel(t); return; }
+    double rf = 1;
+    for (int d = 2; d < t->ndim; d++) rf *= (double)t->shape[d];
+    *fan_in = (double)t->shape[1] * rf;
+    *fan_out = (double)t->shape[0] * rf;
+}
+
+/* PyTorch's orthogonal_: Q of the QR of a normal [rows, cols] matrix (its
+ * transpose when rows < cols), columns signed by diag(R), times gain.
+ * Modified Gram-Schmidt in double; allocates (init time only). */
+static int init_orthogonal(const nnc_graph *g, nnc_node *p, uint64_t stream, double gain) {
+    int64_t n = nnc_tensor_numel(&p->out);
+    if (n == 0) return 1;
+    int64_t rows = p->out.ndim >= 1 ? p->out.shape[0] : 1, cols = rows ? n / rows : 0;
+    int tr = rows < cols;
+    int64_t M = tr ? cols : rows, K = tr ? rows : cols; /* A is M x K, M >= K */
+    double *a = malloc((size_t)(M * K) * sizeof(double));
+    if (!a) return 0;
+    /* flat normal matrix [rows, cols] row-major; A = it or its transpose */
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) {
+            double v = nnc_rand_normal(g->seed, stream, (uint64_t)(r * cols + c));
+            if (tr) a[c * K + r] = v; else a[r * K + c] = v;
+        }
+    for (int64_t j = 0; j < K; j++) {
+        for (int64_t k = 0; k < j; k++) {
+            double d = 0;
+            for (int64_t i = 0; i < M; i++) d += a[i * K + k] * a[i * K + j];
+            for (int64_t i = 0; i < M; i++) a[i * K + j] -= d * a[i * K + k];
+        }
+        double nr = 0;
+        for (int64_t i = 0; i < M; i++) nr += a[i * K + j] * a[i * K + j];
+        nr = sqrt(nr); /* = R[j][j] > 0, so the sign fix of PyTorch is a no-op */
+        for (int64_t i = 0; i < M; i++) a[i * K + j] = nr > 0 ? a[i * K + j] / nr : 0;
+    }
+    float *w = p->out.data;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) w[r * cols + c] = (float)(gain * (tr ? a[c * K + r] : a[r * K + c]));
+    free(a);
+    return 1;
+}
+
 static void init_param(const nnc_graph *g, nnc_node *p) {
     float *w = p->out.data;
     int64_t n = nnc_tensor_numel(&p->out);
     uint64_t stream = name_hash(p->name);
-    for (int64_t i = 0; i < n; i++) {
-        switch (p->init.kind) {
-        case NNC_INIT_ZEROS: w[i] = 0; break;
-        case NNC_INIT_CONST: w[i] = p->init.a; break;
-        case NNC_INIT_UNIFORM:
-            w[i] = p->init.a + (p->init.b - p->init.a) * nnc_rand_uniform(g->seed, stream, (uint64_t)i);
-            break;
-        case NNC_INIT_NORMAL: w[i] = p->init.a + p->init.b * nnc_rand_normal(g->seed, stream, (uint64_t)i); break;
-        }
+    const nnc_init in = p->init;
+    double fi, fo;
+    fans(&p->out, &fi, &fo);
+    double gain = in.a != 0 ? in.a : 1;
+    double kgain = sqrt(2.0 / (1.0 + (double)in.a * in.a)), fan = in.b == NNC_FAN_OUT ? fo : fi;
+    double lo = 0, hi = 0, mean = 0, std = 0;
+    int uniform = 0;
+    switch (in.kind) {
+    case NNC_INIT_ZEROS: for (int64_t i = 0; i < n; i++) w[i] = 0; return;
+    case NNC_INIT_CONST: for (int64_t i = 0; i < n; i++) w[i] = in.a; return;
+    case NNC_INIT_UNIFORM: uniform = 1; lo = in.a; hi = in.b; break;
+    case NNC_INIT_NORMAL: mean = in.a; std = in.b; break;
+    case NNC_INIT_XAVIER_UNIFORM: uniform = 1; hi = gain * sqrt(6.0 / (fi + fo)); lo = -hi; break;
+    case NNC_INIT_XAVIER_NORMAL: std = gain * sqrt(2.0 / (fi + fo)); break;
+    case NNC_INIT_KAIMING_UNIFORM: uniform = 1; hi = kgain * sqrt(3.0 / fan); lo = -hi; break;
+    case NNC_INIT_KAIMING_NORMAL: std = kgain / sqrt(fan); break;
+    case NNC_INIT_LECUN_NORMAL: std = 1 / sqrt(fi); break;
+    case NNC_INIT_ORTHOGONAL:
+        if (init_orthogonal(g, p, stream, gain)) return;
+        std = 1 / sqrt(fi); /* out of memory: LeCun normal rather than garbage */
+        break;
     }
+    if (uniform)
+        for (int64_t i = 0; i < n; i++) w[i] = (float)(lo + (hi - lo) * nnc_rand_uniform(g->seed, stream, (uint64_t)i));
+    else
+        for (int64_t i = 0; i < n; i++) w[i] = (float)(mean + std * nnc_rand_normal(g->seed, stream, (uint64_t)i));
+}
+
+nnc_status nnc_param_set_init(nnc_node *p, nnc_init init) {
+    if (!p || !(p->flags & NNC_NODE_PARAM)) return nnc_error(NNC_ERR_ARG, "nnc_param_set_init: not a parameter");
+    if ((unsigned)init.kind > NNC_INIT_ORTHOGONAL) return nnc_error(NNC_ERR_ARG, "nnc_param_set_init '%s': unknown init kind %d", p->name, (int)init.kind);
+    if ((init.kind == NNC_INIT_KAIMING_UNIFORM || init.kind == NNC_INIT_KAIMING_NORMAL) && init.b != NNC_FAN_IN && init.b != NNC_FAN_OUT)
+        return nnc_error(NNC_ERR_ARG, "nnc_param_set_init '%s': Kaiming mode b=%g is neither NNC_FAN_IN (0) nor NNC_FAN_OUT (1)", p->name, (double)init.b);
+    if (p->out.data) return nnc_error(NNC_ERR_STATE, "nnc_param_set_init '%s': parameters are already initialized (set it before the first compile)", p->name);
+    p->init = init;
+    return NNC_OK;
 }
 
 static void init_state(nnc_node *s) {
@@ -103,6 +174,7 @@ nnc_status nnc_params_set_slots(nnc_graph *g, int slots) {
     if (!g->params_ready) { g->n_opt_slots = slots; return NNC_OK; }
     if (slots <= g->n_opt_slots) {
         memset(g->block + 2 * g->n_param_elems, 0, (size_t)g->n_param_elems * (size_t)g->n_opt_slots * sizeof(float));
+        g->n_opt_slots = slots; /* the block keeps its size; checkpoints save `slots` */
         return NNC_OK;
     }
     size_t n = (size_t)(g->n_param_elems ? g->n_param_elems : 1) * (size_t)(2 + slots);

@@ -2,12 +2,16 @@
  *   logits [N, C], labels [N] (i32 or i64, in [0, C))
  *   loss = r( lse(x_n) - x_n[y_n] ),  r = mean over N (or sum)
  *   dx_n = (softmax(x_n) - onehot(y_n)) * dloss / (N for mean)
+ * Label smoothing eps (PyTorch's label_smoothing): the target becomes
+ * (1 - eps) onehot(y) + eps / C, so
+ *   loss_n = (1 - eps) (lse - x[y]) + eps mean_c (lse - x[c])
+ *   dx_n = softmax(x_n) - (1 - eps) onehot(y_n) - eps / C   (times the scale)
  * Backward reads logits and labels; nothing is saved. A label out of
  * range stops the run with an error naming the sample. */
 #include "ops/op.h"
 #include <math.h>
 
-typedef struct { int reduction; } ce_attrs;
+typedef struct { int reduction; float smoothing; } ce_attrs;
 
 static nnc_status ce_infer(nnc_node *n) {
     const nnc_tensor *x = &n->in[0]->out, *y = &n->in[1]->out;
@@ -31,7 +35,7 @@ static void ce_forward(nnc_node *n, const nnc_exec *ex) {
     const nnc_tensor *xt = &n->in[0]->out, *yt = &n->in[1]->out;
     int64_t N = xt->shape[0], C = xt->shape[1];
     const float *X = xt->data;
-    double total = 0;
+    double total = 0, eps = NNC_ATTRS(n, ce_attrs)->smoothing;
     for (int64_t i = 0; i < N; i++) {
         int64_t lab = label_at(yt, i);
         if (lab < 0 || lab >= C) {
@@ -43,9 +47,11 @@ static void ce_forward(nnc_node *n, const nnc_exec *ex) {
         const float *x = X + i * C;
         float m = -INFINITY;
         for (int64_t c = 0; c < C; c++) m = fmaxf(m, x[c]);
-        double s = 0;
-        for (int64_t c = 0; c < C; c++) s += exp((double)(x[c] - m));
-        total += (double)m + log(s) - (double)x[lab];
+        double s = 0, sx = 0;
+        for (int64_t c = 0; c < C; c++) { s += exp((double)(x[c] - m)); sx += x[c]; }
+        double lse = (double)m + log(s);
+        total += (1.0 - eps) * (lse - (double)x[lab]);
+        if (eps != 0) total += eps * (lse - sx / (double)C);
     }
     if (NNC_ATTRS(n, ce_attrs)->reduction == NNC_MEAN) total /= (double)N;
     ((float *)n->out.data)[0] = (float)total;
@@ -60,6 +66,7 @@ static void ce_backward(nnc_node *n, const nnc_exec *ex) {
     if (NNC_ATTRS(n, ce_attrs)->reduction == NNC_MEAN) scale /= (float)N;
     float *dX = n->in[0]->grad.data;
     int acc = n->accum[0];
+    float eps = NNC_ATTRS(n, ce_attrs)->smoothing, off = eps / (float)C;
     for (int64_t i = 0; i < N; i++) {
         const float *x = X + i * C;
         float *dx = dX + i * C;
@@ -69,7 +76,7 @@ static void ce_backward(nnc_node *n, const nnc_exec *ex) {
         for (int64_t c = 0; c < C; c++) s += expf(x[c] - m);
         float inv = 1.0f / s;
         for (int64_t c = 0; c < C; c++) {
-            float d = (expf(x[c] - m) * inv - (c == lab ? 1.0f : 0.0f)) * scale;
+            float d = (expf(x[c] - m) * inv - (c == lab ? 1.0f - eps : 0.0f) - off) * scale;
             dx[c] = acc ? dx[c] + d : d;
         }
     }
@@ -79,7 +86,17 @@ nnc_node *nnc_cross_entropy(nnc_graph *g, nnc_node *logits, nnc_node *labels, nn
     if (!g || g->err) return NULL;
     if (r != NNC_MEAN && r != NNC_SUM) return nnc_graph_fail(g, NNC_ERR_ARG, "cross_entropy: unknown reduction %d", (int)r);
     nnc_node *in[2] = {logits, labels};
-    ce_attrs a = {r};
+    ce_attrs a = {r, 0.0f};
+    return nnc_node_new(g, NNC_OP_CROSS_ENTROPY, 2, in, &a, sizeof a);
+}
+
+nnc_node *nnc_cross_entropy_ls(nnc_graph *g, nnc_node *logits, nnc_node *labels, nnc_reduction r, float label_smoothing) {
+    if (!g || g->err) return NULL;
+    if (r != NNC_MEAN && r != NNC_SUM) return nnc_graph_fail(g, NNC_ERR_ARG, "cross_entropy: unknown reduction %d", (int)r);
+    if (!(label_smoothing >= 0 && label_smoothing <= 1))
+        return nnc_graph_fail(g, NNC_ERR_ARG, "cross_entropy: label smoothing %g must be in [0, 1]", (double)label_smoothing);
+    nnc_node *in[2] = {logits, labels};
+    ce_attrs a = {r, label_smoothing};
     return nnc_node_new(g, NNC_OP_CROSS_ENTROPY, 2, in, &a, sizeof a);
 }
 
@@ -99,10 +116,19 @@ static nnc_node *case_sum(nnc_graph *g) {
     nnc_graph_output(g, l);
     return l;
 }
+static nnc_node *case_ls(nnc_graph *g) {
+    nnc_node *x = nnc_input(g, "x", NNC_F32, 1, (int64_t[]){6});
+    nnc_node *y = nnc_input(g, "y", NNC_I64, 0, NULL);
+    nnc_input_requires_grad(x);
+    nnc_node *l = nnc_cross_entropy_ls(g, x, y, NNC_MEAN, 0.2f);
+    nnc_graph_output(g, l);
+    return l;
+}
 static const nnc_op_case cases[] = {
     {"cross_entropy_mean_C5_i64", 4, 1e-2, 2e-3, 1e-4, 5, case_mean},
     {"cross_entropy_sum_C3_i32", 3, 1e-2, 2e-3, 1e-4, 3, case_sum},
+    {"cross_entropy_label_smoothing0.2_C6", 4, 1e-2, 2e-3, 1e-4, 6, case_ls},
 };
-const nnc_op_desc nnc_op_cross_entropy = {"cross_entropy", "softmax cross-entropy with integer labels (mean or sum)", "reduction",
+const nnc_op_desc nnc_op_cross_entropy = {"cross_entropy", "softmax cross-entropy with integer labels (mean or sum), optional label smoothing", "reduction, label_smoothing (default 0)",
                                           ce_infer, ce_forward, ce_backward, NULL, NULL,
-                                          NNC_READS_IN(0) | NNC_READS_IN(1), cases, 2};
+                                          NNC_READS_IN(0) | NNC_READS_IN(1), cases, 3};

@@ -20,3 +20,16 @@ nnc_node *nnc_unary_case(nnc_graph *g, int op, int ndim, const int64_t *shape) {
     nnc_graph_output(g, y);
     return y;
 }
+
+nnc_node *nnc_unary_build_p(nnc_graph *g, int op, nnc_node *x, float a, float b) {
+    nnc_unary_p_attrs at = {a, b};
+    return nnc_node_new(g, op, 1, &x, &at, sizeof at);
+}
+
+nnc_node *nnc_unary_case_p(nnc_graph *g, int op, float a, float b) {
+    nnc_node *x = nnc_input(g, "x", NNC_F32, 3, (const int64_t[]){3, 5, 7});
+    nnc_input_requires_grad(x);
+    nnc_node *y = nnc_unary_build_p(g, op, x, a, b);
+    nnc_graph_output(g, y);
+    return y;
+}

@@ -26,9 +26,9 @@ nnc_status nnc_checkpoint_save(nnc_model *m, const char *dir, int epoch) {
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if ((s = nnc_model_save(m, path))) return s;
     nnc_graph *g = m->g;
-    char names[2][32];
-    const char *np[2];
-    nnc_tensor ts[2];
+    char names[4][32];
+    const char *np[4];
+    nnc_tensor ts[4];
     int n = g->n_opt_slots;
     for (int i = 0; i < n; i++) {
         snprintf(names[i], sizeof names[i], "optimizer.slot%d", i);

@@ -1,7 +1,9 @@
 /* train.c -- the training loop: epochs of shuffled mini-batches (the last
  * partial batch kept, with its own precompiled plan so nothing is allocated
- * mid-epoch), train loss/accuracy, evaluation after each epoch, callbacks,
- * and checkpoints. */
+ * mid-epoch), train loss/accuracy, a per-epoch learning-rate schedule
+ * (nnc_lr_at), an optional seeded validation split with early stopping
+ * (best-by-validation weights restored; the test set is never used for
+ * selection), evaluation after each epoch, callbacks, and checkpoints. */
 #include "core/graph.h"
 #include <math.h>
 #include <omp.h>
@@ -18,10 +20,71 @@ nnc_train_opts nnc_train_defaults(void) {
     o.optim = nnc_optim_sgd(0.05f, 0.9f, 5e-4f);
     o.seed = 0;
     o.shuffle = 1;
-    o.lr_steps[0] = 8;
-    o.lr_steps[1] = 12;
-    o.lr_gamma = 0.1f;
+    o.schedule.kind = NNC_SCHED_MULTISTEP;
+    o.schedule.milestones[0] = 8;
+    o.schedule.milestones[1] = 12;
+    o.schedule.gamma = 0.1f;
+    o.schedule.step_size = 1;
+    o.schedule.power = 1;
     return o;
+}
+
+#define VALSPLIT_STREAM 0x76616c73706c6974ull /* "valsplit" */
+
+static nnc_status gather(const nnc_dataset *src, const uint8_t *pick, uint8_t want, int64_t n, nnc_dataset *dst) {
+    nnc_dataset d = {0};
+    int64_t shape[NNC_MAX_DIMS];
+    memcpy(shape, src->x.shape, sizeof shape);
+    shape[0] = n;
+    nnc_status s = nnc_tensor_alloc(&d.x, src->x.dtype, src->x.ndim, shape);
+    if (s) return s;
+    if ((s = nnc_tensor_alloc(&d.y, src->y.dtype, 1, (int64_t[]){n}))) { nnc_tensor_free(&d.x); return s; }
+    size_t xs = nnc_tensor_bytes(&src->x) / (size_t)src->n, ys = nnc_dtype_size(src->y.dtype);
+    int64_t k = 0;
+    for (int64_t i = 0; i < src->n; i++) {
+        if (pick[i] != want) continue;
+        memcpy((char *)d.x.data + (size_t)k * xs, (const char *)src->x.data + (size_t)i * xs, xs);
+        memcpy((char *)d.y.data + (size_t)k * ys, (const char *)src->y.data + (size_t)i * ys, ys);
+        k++;
+    }
+    d.n = n;
+    d.n_classes = src->n_classes;
+    *dst = d;
+    return NNC_OK;
+}
+
+nnc_status nnc_dataset_split(const nnc_dataset *ds, float frac, uint64_t seed, nnc_dataset *train_out, nnc_dataset *val) {
+    if (!ds || !train_out || !val || !ds->x.data || !ds->y.data) return nnc_error(NNC_ERR_ARG, "nnc_dataset_split: NULL argument");
+    if (!(frac > 0 && frac < 1)) return nnc_error(NNC_ERR_ARG, "validation split %g must be in (0, 1)", (double)frac);
+    if (ds->n < 2) return nnc_error(NNC_ERR_ARG, "validation split: %lld samples cannot be split", (long long)ds->n);
+    int64_t nv = (int64_t)llround((double)frac * (double)ds->n);
+    if (nv < 1) nv = 1;
+    if (nv > ds->n - 1) nv = ds->n - 1;
+    int64_t *perm = malloc((size_t)ds->n * sizeof *perm);
+    uint8_t *pick = calloc((size_t)ds->n, 1);
+    if (!perm || !pick) { free(perm); free(pick); return nnc_error(NNC_ERR_OOM, "validation split: out of memory"); }
+    /* the first nv entries of a seeded Fisher-Yates shuffle */
+    for (int64_t i = 0; i < ds->n; i++) perm[i] = i;
+    for (int64_t i = 0; i < nv; i++) {
+        int64_t j = i + (int64_t)(nnc_rand_uniform(seed, VALSPLIT_STREAM, (uint64_t)i) * (double)(ds->n - i));
+        if (j >= ds->n) j = ds->n - 1;
+        int64_t t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+        pick[perm[i]] = 1;
+    }
+    free(perm);
+    nnc_status s = gather(ds, pick, 1, nv, val);
+    if (!s && (s = gather(ds, pick, 0, ds->n - nv, train_out))) nnc_dataset_free(val);
+    free(pick);
+    return s;
+}
+
+static size_t state_bytes(const nnc_graph *g) {
+    size_t b = 0;
+    for (int i = 0; i < g->n_states; i++) {
+        size_t e = (size_t)g->states[i]->block_off + nnc_tensor_bytes(&g->states[i]->out);
+        if (e > b) b = e;
+    }
+    return b;
 }
 
 nnc_status nnc_model_normalize_data(nnc_model *m, nnc_dataset *train, nnc_dataset *test) {
@@ -87,15 +150,23 @@ nnc_status nnc_evaluate(nnc_model *m, const nnc_dataset *ds, int64_t batch, doub
     return NNC_OK;
 }
 
-nnc_status nnc_train(nnc_model *m, const nnc_dataset *train, const nnc_dataset *test, const nnc_train_opts *opts) {
-    if (!m || !train) return nnc_error(NNC_ERR_ARG, "nnc_train: NULL model or training data");
+nnc_status nnc_train(nnc_model *m, const nnc_dataset *train_in, const nnc_dataset *test, const nnc_train_opts *opts) {
+    if (!m || !train_in) return nnc_error(NNC_ERR_ARG, "nnc_train: NULL model or training data");
     nnc_train_opts o = opts ? *opts : nnc_train_defaults();
     if (o.epochs < 0) return nnc_error(NNC_ERR_ARG, "nnc_train: %d epochs", o.epochs);
     if (o.batch <= 0 || o.eval_batch <= 0) return nnc_error(NNC_ERR_ARG, "nnc_train: batch sizes must be positive");
-    if (!(o.lr_gamma > 0 && isfinite(o.lr_gamma))) return nnc_error(NNC_ERR_ARG, "nnc_train: lr_gamma %g must be positive", (double)o.lr_gamma);
-    if (train->n <= 0) return nnc_error(NNC_ERR_ARG, "nnc_train: the training set is empty");
+    if (o.schedule.total_epochs == 0) o.schedule.total_epochs = o.epochs;
     nnc_status s;
-    if ((s = check_data(m, train, "training")) || (s = check_data(m, test, "test"))) return s;
+    if ((o.schedule.kind == NNC_SCHED_POLY || o.schedule.kind == NNC_SCHED_COSINE) && o.epochs == 0) o.schedule.kind = NNC_SCHED_NONE;
+    if ((s = nnc_schedule_check(&o.schedule))) return s;
+    if ((o.schedule.kind == NNC_SCHED_POLY || o.schedule.kind == NNC_SCHED_COSINE) && o.schedule.total_epochs < o.epochs)
+        return nnc_error(NNC_ERR_ARG, "nnc_train: the schedule's total epochs %d are fewer than the %d training epochs", o.schedule.total_epochs, o.epochs);
+    if (train_in->n <= 0) return nnc_error(NNC_ERR_ARG, "nnc_train: the training set is empty");
+    if (o.val_split != 0 && !(o.val_split > 0 && o.val_split < 1))
+        return nnc_error(NNC_ERR_ARG, "nnc_train: validation split %g must be in (0, 1) (0: none)", (double)o.val_split);
+    if (o.early_stop < 0) return nnc_error(NNC_ERR_ARG, "nnc_train: early stop %d must be >= 0", o.early_stop);
+    if (o.early_stop > 0 && o.val_split == 0) return nnc_error(NNC_ERR_ARG, "nnc_train: early stopping needs a validation split (val_split)");
+    if ((s = check_data(m, train_in, "training")) || (s = check_data(m, test, "test"))) return s;
     nnc_graph *g = m->g;
     int first_epoch = 0;
     if (!g->params_ready) nnc_graph_set_seed(g, o.seed);
@@ -103,17 +174,37 @@ nnc_status nnc_train(nnc_model *m, const nnc_dataset *train, const nnc_dataset *
     if ((s = nnc_graph_init_params(g))) return s;
     if (o.resume_dir && (s = nnc_checkpoint_load(m, o.resume_dir, &first_epoch))) return s;
 
+    nnc_dataset tr_split = {0}, val = {0};
+    const nnc_dataset *train = train_in;
+    if (o.val_split > 0) {
+        if ((s = nnc_dataset_split(train_in, o.val_split, o.seed, &tr_split, &val))) return s;
+        train = &tr_split;
+    }
+    /* early stopping: the best weights + state, allocated once here */
+    float *best = NULL;
+    unsigned char *best_state = NULL;
+    size_t sb = state_bytes(g);
+    size_t pb = (size_t)g->n_param_elems * sizeof(float);
+    double best_loss = INFINITY;
+    int since_best = 0, have_best = 0;
+    if (o.early_stop > 0) {
+        best = malloc(pb ? pb : 1);
+        best_state = malloc(sb ? sb : 1);
+        if (!best || !best_state) {
+            free(best); free(best_state);
+            nnc_dataset_free(&tr_split); nnc_dataset_free(&val);
+            return nnc_error(NNC_ERR_OOM, "early stopping: cannot allocate a copy of %lld parameters", (long long)g->n_param_elems);
+        }
+    }
+
     nnc_loader *ld = NULL;
-    if ((s = nnc_loader_new(train, o.batch, o.shuffle, o.seed, &ld))) return s;
+    if ((s = nnc_loader_new(train, o.batch, o.shuffle, o.seed, &ld))) goto done;
     int64_t steps = nnc_loader_batches_per_epoch(ld), last = train->n - (steps - 1) * o.batch;
     /* both training plans exist before the first step */
-    if ((s = nnc_graph_compile(g, last, 1)) || (s = nnc_graph_compile(g, o.batch, 1))) { nnc_loader_free(ld); return s; }
+    if ((s = nnc_graph_compile(g, last, 1)) || (s = nnc_graph_compile(g, o.batch, 1))) goto done;
 
     for (int e = first_epoch; e < o.epochs; e++) {
-        float lr = o.optim.lr;
-        for (int i = 0; i < 8 && o.lr_steps[i] > 0; i++)
-            if (e + 1 >= o.lr_steps[i]) lr *= o.lr_gamma;
-        nnc_graph_set_lr(g, lr);
+        nnc_graph_set_lr(g, nnc_lr_at(&o.schedule, o.optim.lr, e));
         nnc_loader_start_epoch(ld, (uint64_t)e);
         double t0 = omp_get_wtime(), tot = 0;
         int64_t correct = 0, seen = 0;
@@ -141,10 +232,32 @@ nnc_status nnc_train(nnc_model *m, const nnc_dataset *train, const nnc_dataset *
         es.train_acc = (double)correct / (double)seen;
         es.img_per_s = (double)seen / es.time_s;
         es.test_loss = es.test_acc = NAN;
+        es.val_loss = es.val_acc = NAN;
+        if (val.n && (s = nnc_evaluate(m, &val, o.eval_batch, &es.val_loss, &es.val_acc, NULL))) break;
         if (test && (s = nnc_evaluate(m, test, o.eval_batch, &es.test_loss, &es.test_acc, NULL))) break;
         if (o.checkpoint_dir && (s = nnc_checkpoint_save(m, o.checkpoint_dir, e + 1))) break;
         if (o.on_epoch) o.on_epoch(&es, o.user);
+        if (best) {
+            if (es.val_loss < best_loss) {
+                best_loss = es.val_loss;
+                since_best = 0;
+                have_best = 1;
+                memcpy(best, g->block, pb);
+                if (sb) memcpy(best_state, g->state_block, sb);
+            } else if (++since_best >= o.early_stop) {
+                break;
+            }
+        }
     }
+    if (!s && have_best) { /* the best-by-validation weights and state */
+        memcpy(g->block, best, pb);
+        if (sb) memcpy(g->state_block, best_state, sb);
+    }
+done:
     nnc_loader_free(ld);
+    free(best);
+    free(best_state);
+    nnc_dataset_free(&tr_split);
+    nnc_dataset_free(&val);
     return s;
 }

@@ -21,13 +21,34 @@ void help_train(FILE *f) {
             "  --epochs N         epochs (default 5; 0 with --save writes the initialized model)\n"
             "  --batch N          mini-batch size (default 64)\n"
             "  --eval-batch N     evaluation batch size (default 1000)\n"
-            "  --lr X             learning rate (default 0.05 for sgd, 0.001 for adam)\n"
-            "  --momentum X       SGD momentum (default 0.9)\n"
-            "  --wd X             weight decay, L2 added to the gradient (default 5e-4)\n"
-            "  --optimizer NAME   sgd or adam (default sgd)\n"
-            "  --lr-steps LIST    epochs (1-based, comma-separated) at whose start the rate is\n"
-            "                     multiplied by --lr-gamma (default 8,12; 'none' keeps it constant)\n"
-            "  --lr-gamma X       the factor (default 0.1)\n"
+            "  --optimizer NAME   sgd, adam, adamw, rmsprop or adagrad (default sgd)\n"
+            "  --lr X             learning rate (default 0.05 sgd, 0.001 adam/adamw, 0.01 rmsprop/adagrad)\n"
+            "  --momentum X       SGD / RMSProp momentum (default 0.9 for sgd, 0 for rmsprop)\n"
+            "  --momentum-form F  SGD momentum: pytorch (v = mu v + g; w -= lr v; default) or alexnet\n"
+            "                     (v = mu v - lr g; w += v); they differ once the rate changes\n"
+            "  --nesterov         SGD Nesterov momentum (PyTorch's form)\n"
+            "  --centered         RMSProp: centered variant\n"
+            "  --wd X             weight decay: L2 added to the gradient, decoupled for adamw\n"
+            "                     (default 5e-4 sgd/adam, 0.01 adamw, 0 rmsprop/adagrad)\n"
+            "  --no-decay-bias-norm  no weight decay / l1 on biases ('.bias') and 1-D (norm) parameters\n"
+            "  --l1 X             L1 penalty: adds X sign(w) to the gradient (default 0)\n"
+            "  --clip-value X     clamp every gradient element to [-X, X] (default off)\n"
+            "  --clip-norm X      rescale gradients to global L2 norm <= X (default off)\n"
+            "  --max-norm X       after each step rescale each output row/filter to L2 norm <= X\n"
+            "  --freeze LIST      comma-separated name prefixes of parameters not to train\n"
+            "  --schedule NAME    per-epoch rate schedule: none, step, multistep (default), exp,\n"
+            "                     poly or cosine\n"
+            "  --lr-steps LIST    multistep: epochs (1-based, comma-separated) at whose start the rate\n"
+            "                     is multiplied by --lr-gamma (default 8,12; 'none' keeps it constant)\n"
+            "  --lr-gamma X       step/multistep/exp factor (default 0.1; 0.9 for exp)\n"
+            "  --step-size N      step: epochs between drops (default 5)\n"
+            "  --power X          poly: (1 - k/T)^X over the run (default 1)\n"
+            "  --min-lr X         cosine: final rate (default 0)\n"
+            "  --warmup N         linear warm-up over the first N epochs, then the schedule (default 0)\n"
+            "  --val-split F      hold out a seeded random fraction F of the training set for\n"
+            "                     validation (adds val_loss/val_acc to the epoch line)\n"
+            "  --early-stop N     stop after N epochs without a lower validation loss and keep the\n"
+            "                     best-by-validation weights (needs --val-split)\n"
             "  --dropout P        dropout before the hidden fully connected layers (default none)\n"
             "  --seed N           seed of initialization, shuffling and dropout (default 0)\n"
             "  --threads N        OpenMP threads (default: all cores)\n"
@@ -56,9 +77,23 @@ static void on_step(int epoch, int64_t step, int64_t steps, float loss, void *us
 
 static void on_epoch(const nnc_epoch_stats *s, void *user) {
     (void)user;
-    printf("epoch=%d train_loss=%.4f train_acc=%.4f test_loss=%.4f test_acc=%.4f time_s=%.2f img_per_s=%.0f\n", s->epoch,
-           s->train_loss, s->train_acc, s->test_loss, s->test_acc, s->time_s, s->img_per_s);
+    printf("epoch=%d train_loss=%.4f train_acc=%.4f", s->epoch, s->train_loss, s->train_acc);
+    if (!isnan(s->val_loss)) printf(" val_loss=%.4f val_acc=%.4f", s->val_loss, s->val_acc);
+    printf(" test_loss=%.4f test_acc=%.4f time_s=%.2f img_per_s=%.0f\n", s->test_loss, s->test_acc, s->time_s, s->img_per_s);
     fflush(stdout);
+}
+
+static int parse_list(const char *txt, int *out, int max) {
+    int k = 0;
+    const char *p = txt;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 100000 || k == max || (*end && *end != ',')) return -1;
+        out[k++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    return k;
 }
 
 int cmd_train(int argc, char **argv) {
@@ -70,17 +105,37 @@ int cmd_train(int argc, char **argv) {
     o.batch = cli_int(&a, "batch", 64, 1, 1 << 20);
     o.eval_batch = cli_int(&a, "eval-batch", 1000, 1, 1 << 20);
     const char *optname = cli_str(&a, "optimizer", "sgd");
-    int adam = !strcmp(optname, "adam");
-    double lr = cli_num(&a, "lr", adam ? 1e-3 : 0.05, 1e-12, 1e6);
-    double mom = cli_num(&a, "momentum", 0.9, 0, 0.999999);
-    double wd = cli_num(&a, "wd", 5e-4, 0, 1e3);
+    static const char *const optnames[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad"};
+    int ok = -1;
+    for (int i = 0; i < 5; i++) if (!strcmp(optname, optnames[i])) ok = i;
+    nnc_optim_kind kind = ok < 0 ? NNC_OPTIM_SGD : (nnc_optim_kind)ok;
+    static const double def_lr[] = {0.05, 1e-3, 1e-3, 1e-2, 1e-2}, def_wd[] = {5e-4, 5e-4, 1e-2, 0, 0};
+    double lr = cli_num(&a, "lr", def_lr[kind], 1e-12, 1e6);
+    double mom = cli_num(&a, "momentum", kind == NNC_OPTIM_SGD ? 0.9 : 0, 0, 0.999999);
+    double wd = cli_num(&a, "wd", def_wd[kind], 0, 1e3);
+    const char *form = cli_str(&a, "momentum-form", "pytorch");
+    int nesterov = cli_flag(&a, "nesterov"), centered = cli_flag(&a, "centered");
+    int no_decay = cli_flag(&a, "no-decay-bias-norm");
+    double l1 = cli_num(&a, "l1", 0, 0, 1e3);
+    double clipv = cli_num(&a, "clip-value", 0, 0, 1e12);
+    double clipn = cli_num(&a, "clip-norm", 0, 0, 1e12);
+    double maxn = cli_num(&a, "max-norm", 0, 0, 1e12);
+    const char *freeze = cli_str(&a, "freeze", NULL);
+    const char *sched = cli_str(&a, "schedule", NULL);
     double dropout = cli_num(&a, "dropout", 0, 0, 0.99);
     o.seed = (uint64_t)cli_int(&a, "seed", 0, 0, (long long)(~0ull >> 1));
     int threads = (int)cli_int(&a, "threads", 0, 0, 1024);
     long long limit = cli_int(&a, "limit", 0, 0, 1ll << 40);
     const char *save = cli_str(&a, "save", NULL);
     const char *steps = cli_str(&a, "lr-steps", NULL);
-    o.lr_gamma = (float)cli_num(&a, "lr-gamma", 0.1, 1e-9, 1e9);
+    int is_exp = sched && !strcmp(sched, "exp");
+    o.schedule.gamma = (float)cli_num(&a, "lr-gamma", is_exp ? 0.9 : 0.1, 1e-9, 1e9);
+    o.schedule.step_size = (int)cli_int(&a, "step-size", 5, 1, 100000);
+    o.schedule.power = (float)cli_num(&a, "power", 1, 0, 1e3);
+    o.schedule.min_lr = (float)cli_num(&a, "min-lr", 0, 0, 1e6);
+    o.schedule.warmup = (int)cli_int(&a, "warmup", 0, 0, 100000);
+    o.val_split = (float)cli_num(&a, "val-split", 0, 0, 0.99);
+    o.early_stop = (int)cli_int(&a, "early-stop", 0, 0, 100000);
     o.checkpoint_dir = cli_str(&a, "checkpoint", NULL);
     o.resume_dir = cli_str(&a, "resume", NULL);
     progress pr = {isatty(2), cli_flag(&a, "quiet"), 0};
@@ -89,24 +144,42 @@ int cmd_train(int argc, char **argv) {
     int bad = a.bad;
     cli_args_free(&a);
     if (bad || npos > 1) return 2;
-    if (!adam && strcmp(optname, "sgd")) return cli_usage_error("train", "unknown optimizer '%s' (sgd or adam)", optname);
+    if (ok < 0) return cli_usage_error("train", "unknown optimizer '%s' (sgd, adam, adamw, rmsprop or adagrad)", optname);
+    nnc_momentum_form mform = NNC_MOMENTUM_PYTORCH;
+    if (!strcmp(form, "alexnet")) mform = NNC_MOMENTUM_ALEXNET;
+    else if (strcmp(form, "pytorch")) return cli_usage_error("train", "--momentum-form '%s' must be pytorch or alexnet", form);
+    if (sched) {
+        static const char *const sn[] = {"none", "step", "multistep", "exp", "poly", "cosine"};
+        int k = -1;
+        for (int i = 0; i < 6; i++) if (!strcmp(sched, sn[i])) k = i;
+        if (k < 0) return cli_usage_error("train", "unknown --schedule '%s' (none, step, multistep, exp, poly or cosine)", sched);
+        o.schedule.kind = (nnc_schedule_kind)k;
+    }
     if (steps) {
-        memset(o.lr_steps, 0, sizeof o.lr_steps);
-        if (strcmp(steps, "none")) {
-            int k = 0;
-            const char *p = steps;
-            while (*p) {
-                char *end;
-                long v = strtol(p, &end, 10);
-                if (end == p || v < 1 || v > 100000 || k == 8 || (*end && *end != ','))
-                    return cli_usage_error("train", "--lr-steps '%s' must be up to 8 comma-separated epochs >= 1, or none", steps);
-                o.lr_steps[k++] = (int)v;
-                p = *end ? end + 1 : end;
-            }
+        memset(o.schedule.milestones, 0, sizeof o.schedule.milestones);
+        if (!strcmp(steps, "none")) {
+            if (!sched) o.schedule.kind = NNC_SCHED_NONE;
+        } else if (parse_list(steps, o.schedule.milestones, 8) < 0) {
+            return cli_usage_error("train", "--lr-steps '%s' must be up to 8 comma-separated epochs >= 1, or none", steps);
         }
     }
+    if (o.early_stop && o.val_split == 0) return cli_usage_error("train", "--early-stop needs --val-split");
     if (threads) nnc_set_threads(threads);
-    o.optim = adam ? nnc_optim_adam((float)lr, (float)wd) : nnc_optim_sgd((float)lr, (float)mom, (float)wd);
+    switch (kind) {
+    case NNC_OPTIM_SGD: o.optim = nnc_optim_sgd((float)lr, (float)mom, (float)wd); break;
+    case NNC_OPTIM_ADAM: o.optim = nnc_optim_adam((float)lr, (float)wd); break;
+    case NNC_OPTIM_ADAMW: o.optim = nnc_optim_adamw((float)lr, (float)wd); break;
+    case NNC_OPTIM_RMSPROP: o.optim = nnc_optim_rmsprop((float)lr, (float)mom, (float)wd); break;
+    case NNC_OPTIM_ADAGRAD: o.optim = nnc_optim_adagrad((float)lr, (float)wd); break;
+    }
+    o.optim.momentum_form = mform;
+    o.optim.nesterov = nesterov;
+    o.optim.centered = centered;
+    o.optim.no_decay_bias_norm = no_decay;
+    o.optim.l1 = (float)l1;
+    o.optim.clip_value = (float)clipv;
+    o.optim.clip_norm = (float)clipn;
+    o.optim.max_norm = (float)maxn;
     o.on_step = on_step;
     o.on_epoch = on_epoch;
     o.user = &pr;
@@ -116,6 +189,13 @@ int cmd_train(int argc, char **argv) {
     nnc_model *m = NULL;
     nnc_dataset train = {0}, test = {0};
     nnc_status s = nnc_model_build(pos[0], &mo, &m);
+    if (!s && freeze) { /* comma-separated prefixes; each must match something */
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%s", freeze);
+        for (char *tok = strtok(buf, ","); tok && !s; tok = strtok(NULL, ","))
+            if (nnc_graph_freeze(m->g, tok) == 0)
+                s = nnc_error(NNC_ERR_ARG, "--freeze: no parameter of model '%s' is named '%s...'", m->name, tok);
+    }
     if (!s) s = nnc_dataset_load_mnist_dir(data, &train, &test);
     if (!s && limit && limit < train.n) {
         nnc_dataset sub = {0};
