@@ -599,7 +599,13 @@ typedef struct nnc_model_opts {
     int in_channels;     /* 0: default */
     int height, width;   /* 0: default */
     float dropout;       /* models with dropout layers; < 0: default */
+    float width;         /* width multiplier where meaningful; 0: 1 */
+    const char *options; /* model-specific "key=value,key=value" (e.g. "shortcut=A", "aux=1",
+                            "growth=12,depth=100,compression=0.5"); NULL: defaults. Unknown keys are errors. */
 } nnc_model_opts;
+/* Reads a model option from opts->options: returns 1 and sets *value when
+ * key is present; 0 when absent; -1 (with nnc_error) when malformed. */
+int nnc_model_option(const nnc_model_opts *opts, const char *key, double *value);
 typedef struct nnc_model {
     nnc_graph *g;
     nnc_node *input;     /* f32 [N, C, H, W] */

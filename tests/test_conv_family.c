@@ -375,7 +375,8 @@ static void test_rbf(void) {
     }
 }
 
-/* ---- results must not depend on the thread count (bitwise) */
+/* ---- results must not depend on the thread count (bitwise); no heap
+ * allocation in forward or backward (libnnc's allocations are counted) */
 typedef nnc_node *(*det_build)(nnc_graph *g, nnc_node *x);
 static nnc_node *det_conv3d(nnc_graph *g, nnc_node *x) {
     nnc_conv3d_opts o = {{1, 2, 1}, {1, 1, 1}, {1, 1, 1}, 2};
@@ -407,8 +408,10 @@ static int64_t det_run(det_build build, int threads, float *out) {
     float *seed = malloc((size_t)ny * sizeof(float));
     fill_rand(seed, ny, 9);
     y->seed = seed;
+    long allocs = t_alloc_count;
     T_OK(nnc_graph_forward(g));
     T_OK(nnc_graph_backward(g));
+    T_CHECKF(t_alloc_count == allocs, "forward + backward made %ld heap allocations", t_alloc_count - allocs);
     y->seed = NULL;
     memcpy(out, val(y), (size_t)ny * sizeof(float));
     n += ny;

@@ -8,6 +8,8 @@
 
 nnc_node *nnc_zoo_mlp(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
 nnc_node *nnc_zoo_lenet5(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+/* @@zoo-decl-cnn@@ */
+/* @@zoo-decl-resnet@@ */
 
 typedef struct zoo_entry {
     const char *name, *doc;
@@ -18,6 +20,8 @@ typedef struct zoo_entry {
 static const zoo_entry zoo[] = {
     {"mlp", "multilayer perceptron 784-1024-1024-10 with ReLU (workload W2)", 1, 28, 28, 10, nnc_zoo_mlp},
     {"lenet5", "LeNet-5, modern form: conv5x5(6,pad 2) ReLU maxpool conv5x5(16) ReLU maxpool fc120 fc84 fc10 (W1)", 1, 28, 28, 10, nnc_zoo_lenet5},
+    /* @@zoo-entries-cnn@@ */
+    /* @@zoo-entries-resnet@@ */
 };
 #define N_ZOO ((int)(sizeof zoo / sizeof zoo[0]))
 
@@ -26,7 +30,7 @@ const char *nnc_zoo_name(int i) { return i >= 0 && i < N_ZOO ? zoo[i].name : NUL
 const char *nnc_zoo_doc(int i) { return i >= 0 && i < N_ZOO ? zoo[i].doc : NULL; }
 
 nnc_model_opts nnc_model_defaults(void) {
-    nnc_model_opts o = {0, 0, 0, 0, -1.0f};
+    nnc_model_opts o = {0, 0, 0, 0, -1.0f, 0.0f, NULL};
     return o;
 }
 
@@ -82,4 +86,32 @@ void nnc_model_free(nnc_model *m) {
     if (!m) return;
     nnc_graph_free(m->g);
     free(m);
+}
+
+int nnc_model_option(const nnc_model_opts *opts, const char *key, double *value) {
+    if (!opts || !opts->options || !key) return 0;
+    size_t klen = strlen(key);
+    const char *p = opts->options;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+            char buf[64];
+            size_t vlen = len - klen - 1;
+            if (vlen == 0 || vlen >= sizeof buf) { nnc_error(NNC_ERR_ARG, "model option '%s': bad value", key); return -1; }
+            memcpy(buf, p + klen + 1, vlen);
+            buf[vlen] = 0;
+            char *e;
+            double v = strtod(buf, &e);
+            if (*e) {
+                /* letters: A/B style switches map to their character code */
+                if (vlen == 1) v = (double)(unsigned char)buf[0];
+                else { nnc_error(NNC_ERR_ARG, "model option '%s=%s': not a number", key, buf); return -1; }
+            }
+            if (value) *value = v;
+            return 1;
+        }
+        p += len + (end ? 1 : 0);
+    }
+    return 0;
 }
