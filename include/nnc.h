@@ -599,7 +599,7 @@ typedef struct nnc_model_opts {
     int in_channels;     /* 0: default */
     int height, width;   /* 0: default */
     float dropout;       /* models with dropout layers; < 0: default */
-    float width;         /* width multiplier where meaningful; 0: 1 */
+    float width_mult;    /* width multiplier where meaningful; 0: 1 */
     const char *options; /* model-specific "key=value,key=value" (e.g. "shortcut=A", "aux=1",
                             "growth=12,depth=100,compression=0.5"); NULL: defaults. Unknown keys are errors. */
 } nnc_model_opts;
