@@ -1,7 +1,7 @@
 /* zoo.c -- models by name. Each entry says its default input and classes
  * and has a builder that maps an input node to logits using only public
  * builders; nnc_model_build adds labels and the loss. */
-#include "nnc.h"
+#include "models/zoo.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,4 +114,34 @@ int nnc_model_option(const nnc_model_opts *opts, const char *key, double *value)
         p += len + (end ? 1 : 0);
     }
     return 0;
+}
+
+int nnc_model_options_only(const nnc_model_opts *o, const char *const *allowed) {
+    if (!o || !o->options) return 1;
+    const char *p = o->options;
+    while (*p) {
+        const char *eq = strchr(p, '='), *end = strchr(p, ',');
+        if (!end) end = p + strlen(p);
+        if (!eq || eq > end) { nnc_error(NNC_ERR_ARG, "model options: '%.*s' is not key=value", (int)(end - p), p); return 0; }
+        int ok = 0;
+        for (int i = 0; allowed && allowed[i]; i++)
+            if ((size_t)(eq - p) == strlen(allowed[i]) && strncmp(p, allowed[i], (size_t)(eq - p)) == 0) ok = 1;
+        if (!ok) {
+            char list[256] = "";
+            for (int i = 0; allowed && allowed[i]; i++) {
+                strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+                strncat(list, allowed[i], sizeof list - strlen(list) - 1);
+            }
+            nnc_error(NNC_ERR_ARG, "model option '%.*s' is unknown here (known: %s)", (int)(eq - p), p, list[0] ? list : "none");
+            return 0;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 1;
+}
+
+int64_t nnc_model_width(const nnc_model_opts *o, int64_t c) {
+    double m = o && o->width_mult > 0 ? o->width_mult : 1.0;
+    int64_t r = (int64_t)(c * m + 0.5);
+    return r < 1 ? 1 : r;
 }
