@@ -1,4 +1,7 @@
-/* test_conv_family_ref.c -- conv1d and conv3d against PyTorch 1.13.
+/* test_conv_family_ref.c -- the convolution relatives against PyTorch 1.13:
+ * conv1d and conv3d (F.conv1d / F.conv3d), and the ops PyTorch has no module
+ * for, against references built from PyTorch primitives (gen_refs_conv.py):
+ * locally_connected2d, conv2d_table, rbf, channel_affine.
  *
  * Each case reads tests/ref/conv_<case>.safetensors (tools/gen_refs_conv.py:
  * float32 inputs, PyTorch in float64, expected values rounded to float32),
@@ -56,10 +59,15 @@ static void run_case(const char *name) {
     const nnc_tensor *x = nnc_safetensors_get(f, "x"), *w = nnc_safetensors_get(f, "w"), *b = nnc_safetensors_get(f, "b");
     const nnc_tensor *dy = nnc_safetensors_get(f, "dy"), *y_want = nnc_safetensors_get(f, "y");
     const char *op = meta(f, "op");
-    int conv3 = !strcmp(op, "conv3d"), stride[3], pad[3], dil[3], groups = atoi(meta(f, "groups"));
-    ints(meta(f, "stride"), stride, 3);
-    ints(meta(f, "pad"), pad, 3);
-    ints(meta(f, "dilation"), dil, 3);
+    int conv3 = !strcmp(op, "conv3d"), conv1 = !strcmp(op, "conv1d"), stride[3] = {1, 1, 1}, pad[3] = {0, 0, 0}, dil[3] = {1, 1, 1}, groups = 1;
+    if (conv1 || conv3) {
+        groups = atoi(meta(f, "groups"));
+        ints(meta(f, "dilation"), dil, 3);
+    }
+    if (nnc_safetensors_meta(f, "stride")) {
+        ints(meta(f, "stride"), stride, 3);
+        ints(meta(f, "pad"), pad, 3);
+    }
     T_CHECKF(x && w && dy && y_want, "reference file incomplete");
     if (!x || !w || !dy || !y_want) { nnc_safetensors_close(f); return; }
 
@@ -71,9 +79,25 @@ static void run_case(const char *name) {
     if (conv3) {
         nnc_conv3d_opts o = {{stride[0], stride[1], stride[2]}, {pad[0], pad[1], pad[2]}, {dil[0], dil[1], dil[2]}, groups};
         y = nnc_conv3d(g, xn, wn, bn, &o);
-    } else {
+    } else if (conv1) {
         nnc_conv1d_opts o = {stride[0], pad[0], dil[0], groups};
         y = nnc_conv1d(g, xn, wn, bn, &o);
+    } else if (!strcmp(op, "locally_connected2d")) {
+        int ks[2];
+        ints(meta(f, "kernel"), ks, 2);
+        y = nnc_locally_connected2d(g, xn, wn, bn, ks[0], ks[1], stride, pad);
+    } else if (!strcmp(op, "conv2d_table")) {
+        const nnc_tensor *tt = nnc_safetensors_get(f, "table");
+        unsigned char tab[672] = {0};
+        int64_t K = tt ? tt->shape[0] : 0, C = tt ? tt->shape[1] : 0;
+        for (int64_t i = 0; tt && i < K * C && i < 672; i++) tab[i] = (unsigned char)((const int64_t *)tt->data)[i];
+        nnc_conv2d_opts o = {{stride[0], stride[1]}, {pad[0], pad[1]}, {0, 0}, 0};
+        y = nnc_conv2d_table(g, xn, wn, bn, K, C, tab, &o);
+    } else if (!strcmp(op, "rbf")) {
+        y = nnc_rbf(g, xn, wn); /* w as a parameter, so dw is checked too */
+    } else {
+        T_CHECKF(!strcmp(op, "channel_affine"), "unknown op %s", op);
+        y = nnc_channel_affine(g, xn, wn, bn);
     }
     nnc_graph_output(g, y);
     g->seed_outputs = 1;
@@ -101,7 +125,9 @@ static void run_case(const char *name) {
 
 int main(void) {
     static const char *cases[] = {"conv1d_k3_p1", "conv1d_k3_s2_d2_nobias", "conv1d_k5_groups2",
-                                  "conv3d_k3_p1", "conv3d_s212_p101_d121_nobias", "conv3d_groups2"};
+                                  "conv3d_k3_p1", "conv3d_s212_p101_d121_nobias", "conv3d_groups2",
+                                  "lc_k3_bias", "lc_k32_s21_p10_nobias", "table_lenet_c3_k3", "table_3x4_s2_p1",
+                                  "rbf", "channel_affine"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[160];
         snprintf(name, sizeof name, "torch reference %s", cases[i]);

@@ -63,7 +63,7 @@ conv_case("conv1d_k3_p1", 101, 1, (2, 3, 9), 4, (3,), pad=1)
 conv_case("conv1d_k3_s2_d2_nobias", 102, 1, (2, 3, 11), 5, (3,), stride=2, pad=2, dilation=2, bias=False)
 conv_case("conv1d_k5_groups2", 103, 1, (3, 4, 8), 6, (5,), pad=2, groups=2)
 conv_case("conv3d_k3_p1", 111, 3, (2, 2, 4, 5, 4), 3, (3, 3, 3), pad=1)
-conv_case("conv3d_s212_p101_d121_nobias", 112, 3, (2, 3, 5, 6, 7), 4, (2, 3, 2), stride=(2, 1, 2), pad=(1, 0, 1),
+conv_case("conv3d_s212_p101_d121_nobias", 112, 3, (2, 3, 4, 5, 5), 4, (2, 3, 2), stride=(2, 1, 2), pad=(1, 0, 1),
           dilation=(1, 2, 1), bias=False)
 conv_case("conv3d_groups2", 113, 3, (2, 4, 3, 4, 4), 6, (1, 3, 3), stride=(1, 2, 1), pad=(0, 1, 1), groups=2)
 
@@ -145,7 +145,7 @@ def affine_fn():
 
 lc_case("lc_k3_bias", 121, (2, 2, 5, 5), 3, (3, 3), (1, 1), (0, 0))
 lc_case("lc_k32_s21_p10_nobias", 122, (2, 3, 6, 5), 2, (3, 2), (2, 1), (1, 0), bias=False)
-table_case("table_lenet_c3", 131, (2, 6, 7, 7), LENET_C3, (5, 5), (1, 1), (0, 0))
+table_case("table_lenet_c3_k3", 131, (2, 6, 5, 5), LENET_C3, (3, 3), (1, 1), (0, 0))
 table_case("table_3x4_s2_p1", 132, (2, 4, 5, 6), [[1, 0, 1, 0], [0, 1, 1, 1], [1, 0, 0, 0]], (3, 2), (2, 1), (1, 1))
 simple_case("rbf", 141, "rbf", rbf_fn)
 simple_case("channel_affine", 151, "channel_affine", affine_fn)

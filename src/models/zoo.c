@@ -69,6 +69,11 @@ nnc_status nnc_model_build(const char *name, const nnc_model_opts *opts, nnc_mod
     m->input = nnc_input(m->g, "input", NNC_F32, 3, m->in_shape);
     m->labels = nnc_input(m->g, "labels", NNC_I64, 0, NULL);
     m->logits = e->build(m->g, m->input, &o);
+    if (!m->logits && !nnc_graph_status(m->g)) { /* a builder refused its options */
+        nnc_status s = nnc_error(NNC_ERR_ARG, "model '%s': %s", name, nnc_last_error());
+        nnc_model_free(m);
+        return s;
+    }
     nnc_graph_output(m->g, m->logits);
     m->loss = nnc_cross_entropy(m->g, m->logits, m->labels, NNC_MEAN);
     nnc_graph_loss(m->g, m->loss, 1.0f);
