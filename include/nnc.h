@@ -443,6 +443,20 @@ typedef struct nnc_mem_info {
     size_t arena_bytes, unplanned_bytes, workspace_bytes, param_block_bytes, state_bytes;
 } nnc_mem_info;
 nnc_mem_info nnc_graph_mem_info(const nnc_graph *g);
+/* Plans memory for (batch, training) without allocating anything -- not even
+ * the parameters -- so a summary of a large model is cheap. */
+nnc_status nnc_graph_plan_info(nnc_graph *g, int64_t batch, int training, nnc_mem_info *out);
+/* Per-layer rows of a summary, for the op nodes the outputs depend on. */
+typedef struct nnc_layer_info {
+    const char *name, *op;
+    int ndim;
+    int64_t shape[NNC_MAX_DIMS]; /* per sample (batch excluded) */
+    int64_t params;              /* trainable elements first used by this node */
+    int64_t macs;                /* multiply-accumulates per sample */
+    int64_t out_bytes;           /* output bytes per sample */
+} nnc_layer_info;
+/* Fills up to max rows (the graph's build-time shapes, batch 1); returns the count. */
+int nnc_graph_layers(const nnc_graph *g, nnc_layer_info *rows, int max);
 /* One line per node: op, name, output shape, parameter count (to FILE*). */
 void nnc_graph_print(const nnc_graph *g, void *file);
 

@@ -209,6 +209,42 @@ nnc_status nnc_graph_compile(nnc_graph *g, int64_t batch, int training) {
     return NNC_OK;
 }
 
+nnc_status nnc_graph_plan_info(nnc_graph *g, int64_t batch, int training, nnc_mem_info *out) {
+    if (!g || !out) return nnc_error(NNC_ERR_ARG, "nnc_graph_plan_info: NULL argument");
+    if (g->err) return nnc_error(g->err, "graph has an error from building: %s", g->errmsg);
+    if (batch <= 0) return nnc_error(NNC_ERR_ARG, "nnc_graph_plan_info: batch %lld must be positive", (long long)batch);
+    nnc_plan p;
+    memset(&p, 0, sizeof p);
+    p.batch = batch;
+    p.training = training ? 1 : 0;
+    p.n_nodes = g->n_nodes;
+    p.pn = calloc((size_t)g->n_nodes + 1, sizeof *p.pn);
+    if (!p.pn) return nnc_error(NNC_ERR_OOM, "out of memory");
+    nnc_plan *was = g->cur;
+    nnc_status s = analyse(g, &p);
+    if (!s) s = nnc_plan_build(g, &p);
+    memset(out, 0, sizeof *out);
+    if (!s) {
+        out->arena_bytes = p.arena_bytes;
+        out->unplanned_bytes = p.unplanned_bytes;
+        out->workspace_bytes = p.ws_bytes;
+        int64_t total = 0;
+        for (int i = 0; i < g->n_params; i++) total += (nnc_tensor_numel(&g->params[i]->out) + 15) / 16 * 16;
+        out->param_block_bytes = (size_t)total * (size_t)(2 + g->n_opt_slots) * sizeof(float);
+        for (int i = 0; i < g->n_states; i++) out->state_bytes += (nnc_tensor_bytes(&g->states[i]->out) + 63) / 64 * 64;
+    }
+    nnc_plan_free(&p);
+    /* analyse() changed node shapes and flags: restore the bound plan, or build-time shapes */
+    if (was) nnc_plan_bind(g, was);
+    else
+        for (int i = 0; i < g->n_nodes; i++) {
+            nnc_node *n = g->nodes[i];
+            if (n->flags & NNC_NODE_INPUT) n->out.shape[0] = 1;
+            else if (n->op >= 0) nnc_ops[n->op].infer(n);
+        }
+    return s;
+}
+
 int64_t nnc_graph_batch(const nnc_graph *g) { return g && g->cur ? g->cur->batch : 0; }
 
 nnc_mem_info nnc_graph_mem_info(const nnc_graph *g) {

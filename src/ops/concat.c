@@ -76,4 +76,4 @@ static nnc_node *case_cat(nnc_graph *g) {
 }
 static const nnc_op_case cases[] = {{"concat_2+3+2_channels_repeated_input", 2, 1e-2, 1e-3, 1e-5, 0, case_cat}};
 const nnc_op_desc nnc_op_concat = {"concat", "concatenation along the channel axis (1)", "", concat_infer, concat_forward,
-                                   concat_backward, NULL, NULL, 0, cases, 1};
+                                   concat_backward, NULL, NULL, 0, cases, 1, NULL};

@@ -360,7 +360,12 @@ static const nnc_op_case cases[] = {
     {"conv2d_fanout_accumulate", 2, 1e-2, 2e-3, 1e-4, 0, case_fanout},
 };
 
+static int64_t conv_macs(const nnc_node *n) {
+    const nnc_tensor *w = &n->in[1]->out;
+    return nnc_numel(&n->out) * w->shape[1] * w->shape[2] * w->shape[3]; /* per output: (C/groups) R S */
+}
+
 const nnc_op_desc nnc_op_conv2d = {"conv2d", "2-D convolution (im2col + GEMM): stride, padding, dilation, groups",
                                    "weight [K,C/groups,R,S], bias [K] optional; stride, pad, dilation, groups",
                                    conv_infer, conv_forward, conv_backward, conv_workspace, NULL,
-                                   NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0])};
+                                   NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), conv_macs};

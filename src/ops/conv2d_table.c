@@ -9,7 +9,10 @@
  * (K*C <= 672 entries) lives in the node's attributes as a bitmap. Direct
  * loops (the maps are small); parallel over (sample, output map) forward,
  * samples for dx, output maps for dw and db. Backward reads x and w. PyTorch
- * has no such module (LeCun et al. 1998, Table I). */
+ * has no such module (LeCun et al. 1998, Table I). The layer initializes
+ * weights and biases with PyTorch's conv rule U(+-1/sqrt(fan_in)) using the
+ * mean fan-in of an output map (one range per tensor); the paper draws each
+ * unit's weights from U(+-2.4/F_i) with its own fan-in F_i. */
 #include "ops/op.h"
 #include <math.h>
 
@@ -303,4 +306,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_conv2d_table = {"conv2d_table", "convolution with a connection table (LeNet-5 C3), packed weights",
                                          "weight [connections,R,S], bias [K] optional; table [K][C] of 0/1, stride, pad",
                                          table_infer, table_forward, table_backward, NULL, NULL,
-                                         NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0])};
+                                         NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL};

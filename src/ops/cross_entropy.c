@@ -131,4 +131,4 @@ static const nnc_op_case cases[] = {
 };
 const nnc_op_desc nnc_op_cross_entropy = {"cross_entropy", "softmax cross-entropy with integer labels (mean or sum), optional label smoothing", "reduction, label_smoothing (default 0)",
                                           ce_infer, ce_forward, ce_backward, NULL, NULL,
-                                          NNC_READS_IN(0) | NNC_READS_IN(1), cases, 3};
+                                          NNC_READS_IN(0) | NNC_READS_IN(1), cases, 3, NULL};

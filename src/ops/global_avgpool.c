@@ -68,4 +68,4 @@ static nnc_node *case_gap(nnc_graph *g) {
 static const nnc_op_case cases[] = {{"global_avgpool_3x4x5", 2, 1e-2, 2e-3, 1e-4, 0, case_gap}};
 
 const nnc_op_desc nnc_op_global_avgpool = {"global_avgpool", "mean over each channel: [N,C,H,W] -> [N,C,1,1]", "",
-                                           gap_infer, gap_forward, gap_backward, NULL, NULL, 0, cases, 1};
+                                           gap_infer, gap_forward, gap_backward, NULL, NULL, 0, cases, 1, NULL};

@@ -101,6 +101,8 @@ static const nnc_op_case cases[] = {
     {"linear_18to17_nobias_flattened", 4, 1e-2, 2e-3, 1e-4, 0, case_nobias_4d},
 };
 
+static int64_t linear_macs(const nnc_node *n) { return n->out.shape[0] * n->out.shape[1] * n->in[1]->out.shape[1]; }
+
 const nnc_op_desc nnc_op_linear = {"linear", "fully connected: y = x W^T + b", "weight [out,in], bias [out] optional",
                                    linear_infer, linear_forward, linear_backward, NULL, NULL,
-                                   NNC_READS_IN(0) | NNC_READS_IN(1), cases, 2};
+                                   NNC_READS_IN(0) | NNC_READS_IN(1), cases, 2, linear_macs};

@@ -45,6 +45,9 @@ typedef struct nnc_op_desc {
     uint32_t bwd_reads;
     const nnc_op_case *cases;
     int n_cases;
+    /* Multiply-accumulates of one forward pass over the whole batch (optional;
+     * 0 for ops that do no products). Used by summaries and benchmarks. */
+    int64_t (*macs)(const nnc_node *n);
 } nnc_op_desc;
 
 /* The table: non-const so tests can substitute a kernel (checker self-test). */
