@@ -643,6 +643,32 @@ const char *nnc_zoo_doc(int i);
 nnc_status nnc_model_save(nnc_model *m, const char *path);
 /* Strict load; refuses a file of another architecture with the key at fault. */
 nnc_status nnc_model_load(nnc_model *m, const char *path);
+/* Text model files: Darknet's .cfg dialect plus extensions (the sections, keys,
+ * defaults and parameter names are described in src/models/modelfile.c).
+ * nnc_model_build(name) reads a file when name ends in ".cfg" or holds a '/'. */
+typedef struct nnc_cfg_net {    /* [net]'s training options, as written */
+    int batch, subdivisions, max_batches, burn_in;
+    float learning_rate, momentum, decay;
+    char policy[16];            /* constant, steps, step, poly, exp, sigmoid, random, sgdr */
+    int n_steps, steps[8];      /* policy=steps: batch numbers and their scales */
+    float scales[8];
+    int step;                   /* policy=step */
+    float gamma, power;
+} nnc_cfg_net;
+typedef struct nnc_cfg_opts {
+    int strict;                 /* unknown keys are errors instead of warnings */
+    void (*warn)(const char *msg, void *user); /* warnings and notes; NULL: printed to stderr */
+    void *user;
+    nnc_cfg_net *net;           /* receives [net]'s options; may be NULL */
+} nnc_cfg_opts;
+/* Builds a model from a .cfg file; opts may override the input size (not the
+ * classes: a different num_classes than the file's last layer is an error).
+ * Errors: NNC_ERR_IO (unreadable), NNC_ERR_FORMAT "file:line: what was
+ * expected", NNC_ERR_UNSUPPORTED (a Darknet section or geometry nnc lacks). */
+nnc_status nnc_model_from_cfg(const char *path, const nnc_model_opts *opts, const nnc_cfg_opts *co, nnc_model **out);
+/* Writes a .cfg (to a FILE *) for a zoo model (lenet5, mlp) or a .cfg file
+ * (canonical form, every key explicit); others are NNC_ERR_UNSUPPORTED. */
+nnc_status nnc_model_write_cfg(const char *model, const nnc_model_opts *opts, void *file);
 
 /* ------------------------------------------------- training (src/train) */
 /* @@SECTION train@@ */

@@ -68,6 +68,10 @@ static nnc_node *resnet(nnc_graph *g, nnc_node *x, const nnc_model_opts *o, int 
     if (!nnc_model_options_only(o, allowed)) return NULL;
     double stem = -1;
     if (nnc_model_option(o, "stem", &stem) < 0) return NULL;
+    if (stem != -1 && stem != 0 && stem != 1) {
+        nnc_error(NNC_ERR_ARG, "model option stem=%g: 1 (ImageNet stem) or 0 (small-input stem)", stem);
+        return NULL;
+    }
     int small = stem < 0 ? (o->height < 64 || o->width < 64) : stem == 0;
     nnc_node *h = conv(g, x, "conv1", nnc_model_width(o, 64), 7, small ? 1 : 2, 3);
     h = nnc_relu(g, bn(g, h, "bn1"));
@@ -76,7 +80,7 @@ static nnc_node *resnet(nnc_graph *g, nnc_node *x, const nnc_model_opts *o, int 
         h = nnc_maxpool2d(g, h, &p);
     }
     for (int l = 0; l < 4; l++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "layer%d", l + 1);
         nnc_scope_push(g, name);
         for (int b = 0; b < blocks[l]; b++) {

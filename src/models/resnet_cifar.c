@@ -14,9 +14,10 @@
  * (concat with a zero tensor made by clamping to [0, 0]; padding at the end
  * rather than on both sides of the channel axis as some PyTorch ports do).
  * plainN: the same network with no shortcut at all (no "shortcut" option).
- * Trainable parameters at 3x32x32 and 10 classes: resnet20 272,474 (B),
- * 269,722 (A); resnet32 467,098 (B); resnet44 661,722 (B); resnet56
- * 856,346 (B); resnet110 1,732,154 (B); plain20 = resnet20 option A.
+ * Trainable parameters at 3x32x32 and 10 classes (option B / option A and
+ * plainN): resnet20 272,474 / 269,722; resnet32 466,906 / 464,154;
+ * resnet44 661,338 / 658,586; resnet56 855,770 / 853,018; resnet110
+ * 1,730,714 / 1,727,962 (names and counts checked against the bench module).
  * Initialization: PyTorch's defaults (as the bench module). width_mult scales
  * 16/32/64; dropout > 0 adds dropout before fc. */
 #include "models/zoo.h"

@@ -8,8 +8,44 @@
 
 nnc_node *nnc_zoo_mlp(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
 nnc_node *nnc_zoo_lenet5(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_alexnet(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_alexnet_paper(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_zfnet(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_vgg11(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_vgg13(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_vgg16(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_vgg19(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_vgg11_bn(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_vgg13_bn(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_vgg16_bn(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_vgg19_bn(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_nin(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_googlenet(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_googlenet_paper(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
 /* @@zoo-decl-cnn@@ */
 /* @@zoo-decl-resnet@@ */
+nnc_node *nnc_zoo_resnet18(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_resnet34(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_resnet50(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_resnet101(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_resnet152(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_resnet20(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_resnet32(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_resnet44(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_resnet56(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_resnet110(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_plain20(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_plain32(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_plain44(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_plain56(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_plain110(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_densenet121(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_densenet169(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_densenet201(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_densenet_bc100(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_densenet_bc(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_autoencoder(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_conv_autoencoder(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
 
 typedef struct zoo_entry {
     const char *name, *doc;
@@ -20,8 +56,44 @@ typedef struct zoo_entry {
 static const zoo_entry zoo[] = {
     {"mlp", "multilayer perceptron 784-1024-1024-10 with ReLU (workload W2)", 1, 28, 28, 10, nnc_zoo_mlp},
     {"lenet5", "LeNet-5, modern form: conv5x5(6,pad 2) ReLU maxpool conv5x5(16) ReLU maxpool fc120 fc84 fc10 (W1)", 1, 28, 28, 10, nnc_zoo_lenet5},
+    {"alexnet", "AlexNet, torchvision single tower 64-192-384-256-256, no LRN, AdaptiveAvgPool 6x6, 61,100,840 params; small inputs skip pools below 6x6", 3, 224, 224, 1000, nnc_zoo_alexnet},
+    {"alexnet-paper", "AlexNet 2012: 96-256-384-384-256, LRN, two-GPU split as groups=2 (conv2,4,5), 60,965,224 params; small inputs skip pools below 6x6", 3, 224, 224, 1000, nnc_zoo_alexnet_paper},
+    {"zfnet", "ZFNet (Zeiler & Fergus 2013): conv7x7/2(96) conv5x5/2(256) 384-384-256, LRN, 62,357,608 params; small inputs: stride-1 conv1/conv2", 3, 224, 224, 1000, nnc_zoo_zfnet},
+    {"vgg11", "VGG-11 (config A), torchvision names and init, 132,863,336 params; small inputs skip pools below 7x7", 3, 224, 224, 1000, nnc_zoo_vgg11},
+    {"vgg13", "VGG-13 (config B), torchvision names and init, 133,047,848 params; small inputs skip pools below 7x7", 3, 224, 224, 1000, nnc_zoo_vgg13},
+    {"vgg16", "VGG-16 (config D), torchvision names and init, 138,357,544 params; small inputs skip pools below 7x7", 3, 224, 224, 1000, nnc_zoo_vgg16},
+    {"vgg19", "VGG-19 (config E), torchvision names and init, 143,667,240 params; small inputs skip pools below 7x7", 3, 224, 224, 1000, nnc_zoo_vgg19},
+    {"vgg11-bn", "VGG-11 with batch norm, torchvision names, 132,868,840 params; small inputs skip pools below 7x7", 3, 224, 224, 1000, nnc_zoo_vgg11_bn},
+    {"vgg13-bn", "VGG-13 with batch norm, torchvision names, 133,053,736 params; small inputs skip pools below 7x7", 3, 224, 224, 1000, nnc_zoo_vgg13_bn},
+    {"vgg16-bn", "VGG-16 with batch norm, torchvision names, 138,365,992 params; small inputs skip pools below 7x7", 3, 224, 224, 1000, nnc_zoo_vgg16_bn},
+    {"vgg19-bn", "VGG-19 with batch norm, torchvision names, 143,678,248 params; small inputs skip pools below 7x7", 3, 224, 224, 1000, nnc_zoo_vgg19_bn},
+    {"nin", "Network in Network (CIFAR form): 3 mlpconv blocks 192-160-96/192-192-192/192-192-classes, global avg pool, 966,986 params", 3, 32, 32, 10, nnc_zoo_nin},
+    {"googlenet", "GoogLeNet, torchvision form (conv+BN, 3x3 'branch3'), 6,624,904 params; aux=1 adds aux1/aux2 heads; small inputs: stride-1 conv1, no first pool", 3, 224, 224, 1000, nnc_zoo_googlenet},
+    {"googlenet-paper", "GoogLeNet 2014: 5x5 branches, no BN, LRN, 6,998,552 params; aux=1 adds the paper's heads; small inputs: stride-1 conv1, no first pool", 3, 224, 224, 1000, nnc_zoo_googlenet_paper},
     /* @@zoo-entries-cnn@@ */
     /* @@zoo-entries-resnet@@ */
+    {"resnet18", "ResNet-18 (torchvision), BasicBlock 2-2-2-2, 11,689,512 params; stem: conv7x7/2 + maxpool, below 64x64 conv1 stride 1 and no maxpool (option stem=0/1)", 3, 224, 224, 1000, nnc_zoo_resnet18},
+    {"resnet34", "ResNet-34 (torchvision), BasicBlock 3-4-6-3, 21,797,672 params; stem: conv7x7/2 + maxpool, below 64x64 conv1 stride 1 and no maxpool (option stem=0/1)", 3, 224, 224, 1000, nnc_zoo_resnet34},
+    {"resnet50", "ResNet-50 (torchvision), Bottleneck v1.5 3-4-6-3, 25,557,032 params; stem: conv7x7/2 + maxpool, below 64x64 conv1 stride 1 and no maxpool (option stem=0/1)", 3, 224, 224, 1000, nnc_zoo_resnet50},
+    {"resnet101", "ResNet-101 (torchvision), Bottleneck v1.5 3-4-23-3, 44,549,160 params; stem: conv7x7/2 + maxpool, below 64x64 conv1 stride 1 and no maxpool (option stem=0/1)", 3, 224, 224, 1000, nnc_zoo_resnet101},
+    {"resnet152", "ResNet-152 (torchvision), Bottleneck v1.5 3-8-36-3, 60,192,808 params; stem: conv7x7/2 + maxpool, below 64x64 conv1 stride 1 and no maxpool (option stem=0/1)", 3, 224, 224, 1000, nnc_zoo_resnet152},
+    {"resnet20", "CIFAR ResNet-20 (He 2016 sec. 4.2, workload W3 names); option shortcut=B (projection, default) or A (zero-padding identity)", 3, 32, 32, 10, nnc_zoo_resnet20},
+    {"resnet32", "CIFAR ResNet-32 (He 2016 sec. 4.2, workload W3 names); option shortcut=B (projection, default) or A (zero-padding identity)", 3, 32, 32, 10, nnc_zoo_resnet32},
+    {"resnet44", "CIFAR ResNet-44 (He 2016 sec. 4.2, workload W3 names); option shortcut=B (projection, default) or A (zero-padding identity)", 3, 32, 32, 10, nnc_zoo_resnet44},
+    {"resnet56", "CIFAR ResNet-56 (He 2016 sec. 4.2, workload W3 names); option shortcut=B (projection, default) or A (zero-padding identity)", 3, 32, 32, 10, nnc_zoo_resnet56},
+    {"resnet110", "CIFAR ResNet-110 (He 2016 sec. 4.2, workload W3 names); option shortcut=B (projection, default) or A (zero-padding identity)", 3, 32, 32, 10, nnc_zoo_resnet110},
+    {"plain20", "CIFAR plain-20: resnet20 without shortcuts", 3, 32, 32, 10, nnc_zoo_plain20},
+    {"plain32", "CIFAR plain-32: resnet32 without shortcuts", 3, 32, 32, 10, nnc_zoo_plain32},
+    {"plain44", "CIFAR plain-44: resnet44 without shortcuts", 3, 32, 32, 10, nnc_zoo_plain44},
+    {"plain56", "CIFAR plain-56: resnet56 without shortcuts", 3, 32, 32, 10, nnc_zoo_plain56},
+    {"plain110", "CIFAR plain-110: resnet110 without shortcuts", 3, 32, 32, 10, nnc_zoo_plain110},
+    {"densenet121", "DenseNet-121 (torchvision, k=32, blocks 6-12-24-16), 7,978,856 params; below 64x64 conv0 stride 1 and no pool0 (option stem=0/1)", 3, 224, 224, 1000, nnc_zoo_densenet121},
+    {"densenet169", "DenseNet-169 (torchvision, k=32, blocks 6-12-32-32), 14,149,480 params; below 64x64 conv0 stride 1 and no pool0 (option stem=0/1)", 3, 224, 224, 1000, nnc_zoo_densenet169},
+    {"densenet201", "DenseNet-201 (torchvision, k=32, blocks 6-12-48-32), 20,013,928 params; below 64x64 conv0 stride 1 and no pool0 (option stem=0/1)", 3, 224, 224, 1000, nnc_zoo_densenet201},
+    {"densenet-bc100", "DenseNet-BC-100 for CIFAR, k=12, compression 0.5 (workload W4 names), 769,162 params", 3, 32, 32, 10, nnc_zoo_densenet_bc100},
+    {"densenet-bc", "DenseNet-BC for CIFAR with options depth=6n+4 (100), growth=k (12), compression=(0.5)", 3, 32, 32, 10, nnc_zoo_densenet_bc},
+    {"autoencoder", "dense autoencoder D-256-64-256-D (784 at 1x28x28), sigmoid output, MSE reconstruction loss", 1, 28, 28, 10, nnc_zoo_autoencoder},
+    {"conv-autoencoder", "conv encoder (conv16 pool conv8 pool) + dense sigmoid decoder, MSE reconstruction loss", 1, 28, 28, 10, nnc_zoo_conv_autoencoder},
 };
 #define N_ZOO ((int)(sizeof zoo / sizeof zoo[0]))
 
@@ -37,11 +109,16 @@ nnc_model_opts nnc_model_defaults(void) {
 nnc_status nnc_model_build(const char *name, const nnc_model_opts *opts, nnc_model **out) {
     if (!name || !out) return nnc_error(NNC_ERR_ARG, "nnc_model_build: NULL argument");
     *out = NULL;
+    { /* a text model file (src/models/modelfile.c) rather than a zoo name */
+        size_t len = strlen(name);
+        if (strchr(name, '/') || (len > 4 && strcmp(name + len - 4, ".cfg") == 0))
+            return nnc_model_from_cfg(name, opts, NULL, out);
+    }
     const zoo_entry *e = NULL;
     for (int i = 0; i < N_ZOO; i++)
         if (strcmp(zoo[i].name, name) == 0) e = &zoo[i];
     if (!e) {
-        char known[512] = "";
+        char known[2048] = "";
         for (int i = 0; i < N_ZOO; i++) {
             strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
             strncat(known, zoo[i].name, sizeof known - strlen(known) - 1);
@@ -70,12 +147,18 @@ nnc_status nnc_model_build(const char *name, const nnc_model_opts *opts, nnc_mod
     m->labels = nnc_input(m->g, "labels", NNC_I64, 0, NULL);
     m->logits = e->build(m->g, m->input, &o);
     if (!m->logits && !nnc_graph_status(m->g)) { /* a builder refused its options */
-        nnc_status s = nnc_error(NNC_ERR_ARG, "model '%s': %s", name, nnc_last_error());
+        char why[512]; /* nnc_last_error's buffer is the one nnc_error writes */
+        snprintf(why, sizeof why, "%s", nnc_last_error());
+        nnc_status s = nnc_error(NNC_ERR_ARG, "model '%s': %s", name, why);
         nnc_model_free(m);
         return s;
     }
     nnc_graph_output(m->g, m->logits);
-    m->loss = nnc_cross_entropy(m->g, m->logits, m->labels, NNC_MEAN);
+    if (e->build == nnc_zoo_autoencoder || e->build == nnc_zoo_conv_autoencoder) { /* reconstruction of the input */
+        m->loss = nnc_mse(m->g, m->logits, m->input, NNC_MEAN);
+        m->num_classes = 0; /* no classifier: labels unused (no buffer); nnc_train/nnc_evaluate refuse labelled data */
+    } else
+        m->loss = nnc_cross_entropy(m->g, m->logits, m->labels, NNC_MEAN);
     nnc_graph_loss(m->g, m->loss, 1.0f);
     nnc_status s = nnc_graph_status(m->g);
     if (s) {

@@ -49,4 +49,6 @@ void help_summary(FILE *f);
 void help_models(FILE *f);
 void help_ops(FILE *f);
 void help_bench(FILE *f);
+int cmd_export_cfg(int argc, char **argv);
+void help_export_cfg(FILE *f);
 #endif

@@ -1,0 +1,1004 @@
+/* modelfile.c -- the text model format: Darknet's .cfg dialect, read into a
+ * model graph (nnc_model_from_cfg; nnc_model_build("path/net.cfg") calls it)
+ * and written back (nnc_model_write_cfg, `nnc export-cfg`).
+ *
+ * File: sections "[type]" each followed by "key=value" lines. Whitespace is
+ * ignored (Darknet strips it), CRLF endings are accepted, lines starting
+ * with '#' or ';' are comments and so is anything after a '#'. The first
+ * section must be [net]. Layers are numbered from 0 after [net] (Darknet's
+ * indices); references (route's layers=, shortcut's from=) are relative
+ * when negative, absolute otherwise, or the name= of an earlier section.
+ *
+ * Sections (Darknet semantics and defaults unless noted):
+ *   [net]            width, height, channels (required > 0); training options
+ *                    batch, subdivisions, learning_rate, momentum, decay, policy
+ *                    (constant, steps, step, poly, exp, sigmoid, random, sgdr),
+ *                    steps, scales, step, gamma, power, max_batches, burn_in
+ *                    (returned in nnc_cfg_net); augmentation keys (angle,
+ *                    saturation, exposure, hue, aspect, jitter, flip, ...) are
+ *                    accepted and ignored with one note.
+ *   [convolutional]  filters (1), size (1), stride (1) / stride_x, stride_y,
+ *                    pad (0; 1 means size/2), padding (explicit, overrides pad),
+ *                    groups (1), dilation (1), batch_normalize (0: then the
+ *                    conv has no bias and a batch norm follows), activation.
+ *   [connected]      output (1), activation, batch_normalize. A spatial input
+ *                    is flattened first.
+ *   [maxpool]        size (stride), stride (1), padding (size-1, total): the
+ *                    output is (H + padding - size)/stride + 1 with the window
+ *                    starting at -padding/2, exactly Darknet. nnc's maxpool2d
+ *                    pads symmetrically: an even padding maps exactly; an odd
+ *                    one maps exactly through ceil_mode where that gives
+ *                    Darknet's size (every stride-2 pooling); the other cases
+ *                    (e.g. size=2 stride=1) are refused as unsupported.
+ *   [avgpool]        global average pooling.
+ *   [dropout]        probability (0.5).
+ *   [softmax], [cost] mark the end: the logits are the layer before; nnc's
+ *                    model always adds softmax cross-entropy. groups,
+ *                    temperature, type, scale are accepted and ignored.
+ *   [route]          layers= list; concat along channels (one: identity).
+ *   [shortcut]       from=, activation (linear): out = prev + from. A `from`
+ *                    larger by an integer stride s is sampled every s pixels
+ *                    (Darknet's shortcut; a 1x1 max pooling with stride s
+ *                    here); a smaller one is refused. When channels differ Darknet adds the
+ *                    overlapping channels: a smaller `from` is zero-padded (a
+ *                    1x1 conv with a zero weight *state* makes the zeros); a
+ *                    larger `from` is refused as unsupported.
+ *   [batchnorm]      batch norm (eps 1e-5, PyTorch momentum 0.1).
+ *   [normalization]  LRN as Darknet: x / (kappa + alpha sum x^2)^beta over
+ *                    size channels (alpha .0001, beta .75, kappa 1, size 5).
+ *   [local]          locally connected: filters, size, stride, pad (1: size/2),
+ *                    activation.
+ *   [crop]           crop_height, crop_width: only as the first layer, where it
+ *                    sets the network's input size (Darknet crops the [net]
+ *                    size image at random when training, at the centre when
+ *                    testing; nnc's data pipeline does the cropping or padding,
+ *                    and flip/angle/saturation/exposure are ignored with a note).
+ *   Extensions: [lrn] (PyTorch LocalResponseNorm: size, alpha, beta, k),
+ *   [groupnorm] (groups, eps), [layernorm] (eps; over C,H,W),
+ *   [subsampling] (size; LeNet's trainable average pool; activation linear),
+ *   [conv_table] (filters, size, table=lenet5|full, activation linear),
+ *   [rbf] (output; prototypes are zeros and fixed), [activation]
+ *   (activation= alone), and name= on any section.
+ *
+ * Activations: logistic (the default), relu, relu6, leaky (slope 0.1),
+ * linear, tanh, elu, selu, softplus, hardtan (clamp to [-1,1]), softsign, ramp
+ * (Darknet's x>0 ? 1.1x : 0.1x, as 1.1 leaky(x, 1/11) with the 1.1 in a state
+ * "<scope>.ramp_scale").
+ *
+ * Parameter names: "<scope>.weight", "<scope>.bias" where the scope is the
+ * section's name= or "<index>_<kind>" with kind conv, fc, local, bn, gn, ln,
+ * sub, table, rbf; the batch norm of a batch_normalize=1 section is
+ * "<scope>_bn" ("0_conv.weight", "0_bn.running_mean" for an unnamed first
+ * section; "conv1.weight", "conv1_bn.weight" for name=conv1).
+ *
+ * Errors: NNC_ERR_IO for a file that cannot be read; NNC_ERR_FORMAT with
+ * "file:line: what was expected" for everything else (unknown section,
+ * missing [net], a key outside a section, a bad or out-of-range value, a
+ * reference to a layer that does not exist, binary data, a truncated
+ * section header); NNC_ERR_UNSUPPORTED for Darknet sections nnc lacks.
+ * Unknown keys warn (the callback, or stderr) and fail when strict.
+ *
+ * The writer prints every key explicitly (canonical form) from the resolved
+ * layers, so parse -> write -> parse gives the identical graph. Zoo models
+ * written: lenet5 and mlp (with name= keys, so the parameter names are the
+ * zoo's and weights files load into either); the others are refused. */
+#include "nnc.h"
+#include "core/graph.h"
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ file parser */
+typedef struct kv { char *key, *val; int line, used; } kv;
+typedef struct sec { char *type; int line; kv *kv; int n_kv, cap; } sec;
+typedef struct cfgfile { const char *path, *base; char *buf; sec *s; int n, cap; } cfgfile;
+
+static void cfgfile_free(cfgfile *f) {
+    for (int i = 0; i < f->n; i++) free(f->s[i].kv);
+    free(f->s);
+    free(f->buf);
+}
+
+static nnc_status ferr(const cfgfile *f, int line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static nnc_status ferr(const cfgfile *f, int line, const char *fmt, ...) {
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return nnc_error(NNC_ERR_FORMAT, "%s:%d: %s", f->path, line, msg);
+}
+
+/* Parses f->buf (n bytes, NUL-terminated copy) in place. */
+static nnc_status cfg_parse(cfgfile *f, size_t n) {
+    int line = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (f->buf[i] == 0) return ferr(f, line, "binary data (a NUL byte): expected a text model file");
+        if (f->buf[i] == '\n') line++;
+    }
+    char *p = f->buf;
+    line = 0;
+    while (*p) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = 0;
+        line++;
+        /* strip comments after '#', then every whitespace character */
+        char *h = strchr(p, '#');
+        if (h) *h = 0;
+        char *w = p;
+        for (char *r = p; *r; r++)
+            if (!isspace((unsigned char)*r)) *w++ = *r;
+        *w = 0;
+        if (*p && *p != ';') {
+            if (*p == '[') {
+                size_t len = strlen(p);
+                if (p[len - 1] != ']' || len < 3)
+                    return ferr(f, line, "section header '%s' is truncated: expected '[name]'", p);
+                p[len - 1] = 0;
+                for (char *c = p + 1; *c; c++) {
+                    if (!isalnum((unsigned char)*c) && *c != '_')
+                        return ferr(f, line, "bad section name '%s': expected letters, digits or '_'", p + 1);
+                    *c = (char)tolower((unsigned char)*c);
+                }
+                if (f->n == f->cap) {
+                    int cap = f->cap ? 2 * f->cap : 16;
+                    sec *ns = realloc(f->s, (size_t)cap * sizeof *ns);
+                    if (!ns) return nnc_error(NNC_ERR_OOM, "out of memory");
+                    f->s = ns;
+                    f->cap = cap;
+                }
+                f->s[f->n++] = (sec){p + 1, line, NULL, 0, 0};
+            } else {
+                char *eq = strchr(p, '=');
+                if (!f->n) return ferr(f, line, "'%s' before any section: expected a section header, [net] first", p);
+                if (!eq || eq == p) return ferr(f, line, "'%s': expected key=value", p);
+                if (!eq[1]) return ferr(f, line, "key '%.*s' has no value: expected key=value", (int)(eq - p), p);
+                *eq = 0;
+                for (char *c = p; *c; c++) *c = (char)tolower((unsigned char)*c);
+                sec *s = &f->s[f->n - 1];
+                for (int k = 0; k < s->n_kv; k++)
+                    if (!strcmp(s->kv[k].key, p))
+                        return ferr(f, line, "duplicate key '%s' in [%s] (first at line %d)", p, s->type, s->kv[k].line);
+                if (s->n_kv == s->cap) {
+                    int cap = s->cap ? 2 * s->cap : 8;
+                    kv *nk = realloc(s->kv, (size_t)cap * sizeof *nk);
+                    if (!nk) return nnc_error(NNC_ERR_OOM, "out of memory");
+                    s->kv = nk;
+                    s->cap = cap;
+                }
+                s->kv[s->n_kv++] = (kv){p, eq + 1, line, 0};
+            }
+        }
+        if (!nl) break;
+        p = nl + 1;
+    }
+    if (!f->n) return ferr(f, line ? line : 1, "no sections: expected [net] first");
+    if (strcmp(f->s[0].type, "net") && strcmp(f->s[0].type, "network"))
+        return ferr(f, f->s[0].line, "[%s] comes first: expected [net] first", f->s[0].type);
+    return NNC_OK;
+}
+
+static kv *find(sec *s, const char *key) {
+    for (int i = 0; i < s->n_kv; i++)
+        if (!strcmp(s->kv[i].key, key)) { s->kv[i].used = 1; return &s->kv[i]; }
+    return NULL;
+}
+
+/* Integer in [lo, hi]; *ok cleared (with the error set) on a bad value. */
+static int get_int(const cfgfile *f, sec *s, const char *key, int def, int lo, int hi, nnc_status *st) {
+    kv *k = find(s, key);
+    if (!k || *st) return def;
+    char *e;
+    long v = strtol(k->val, &e, 10);
+    if (*e || e == k->val) { *st = ferr(f, k->line, "%s=%s: expected an integer", key, k->val); return def; }
+    if (v < lo || v > hi) { *st = ferr(f, k->line, "%s=%ld is out of range: expected %d..%d", key, v, lo, hi); return def; }
+    return (int)v;
+}
+
+static float get_float(const cfgfile *f, sec *s, const char *key, float def, double lo, double hi, nnc_status *st) {
+    kv *k = find(s, key);
+    if (!k || *st) return def;
+    char *e;
+    double v = strtod(k->val, &e);
+    if (*e || e == k->val) { *st = ferr(f, k->line, "%s=%s: expected a number", key, k->val); return def; }
+    if (!(v >= lo && v <= hi)) { *st = ferr(f, k->line, "%s=%s is out of range: expected %g..%g", key, k->val, lo, hi); return def; }
+    return (float)v;
+}
+
+/* ---------------------------------------------------------- resolved layers */
+enum { L_CONV, L_FC, L_MAXPOOL, L_AVGPOOL, L_DROPOUT, L_SOFTMAX, L_COST, L_ROUTE, L_SHORTCUT, L_BN, L_NORMALIZATION,
+       L_LRN, L_LOCAL, L_GN, L_LN, L_SUB, L_TABLE, L_RBF, L_ACT, L_CROP, L_COUNT };
+static const char *const sec_names[L_COUNT] = {"convolutional", "connected", "maxpool", "avgpool", "dropout", "softmax",
+                                               "cost", "route", "shortcut", "batchnorm", "normalization", "lrn", "local",
+                                               "groupnorm", "layernorm", "subsampling", "conv_table", "rbf", "activation", "crop"};
+static const char *const scope_kind[L_COUNT] = {"conv", "fc", NULL, NULL, NULL, NULL, NULL, NULL, "shortcut", "bn", NULL,
+                                                NULL, "local", "gn", "ln", "sub", "table", "rbf", "act", NULL};
+/* Darknet sections nnc cannot build. */
+static const char *const darknet_unsupported[] = {"rnn", "gru", "lstm", "crnn", "conv_lstm", "history",
+                                                  "deconvolutional", "deconv", "yolo", "region", "detection", "reorg",
+                                                  "reorg3d", "upsample", "sam", "scale_channels", "gaussian_yolo",
+                                                  "iseg", "l2norm", "logistic", "contrastive", "implicit_add",
+                                                  "implicit_mul", "empty", "silence", "dropblock", NULL};
+
+enum { A_LOGISTIC, A_RELU, A_RELU6, A_LEAKY, A_LINEAR, A_TANH, A_ELU, A_SELU, A_SOFTPLUS, A_HARDTAN, A_SOFTSIGN, A_RAMP, A_COUNT };
+static const char *const act_names[A_COUNT] = {"logistic", "relu", "relu6", "leaky", "linear", "tanh",
+                                               "elu", "selu", "softplus", "hardtan", "softsign", "ramp"};
+
+#define MAX_REFS 16
+typedef struct layer {
+    int type, line;
+    char name[64];
+    int filters, size, stride[2], padding, groups, dilation, bn, act;
+    float p, alpha, beta, kappa, eps;
+    int refs[MAX_REFS], n_refs; /* absolute layer indices */
+    char table[16];
+} layer;
+
+typedef struct desc {
+    int c, h, w;
+    nnc_cfg_net net;
+    layer *l;
+    int n, cap;
+} desc;
+
+static layer *desc_add(desc *d, int type) {
+    if (d->n == d->cap) {
+        int cap = d->cap ? 2 * d->cap : 16;
+        layer *nl = realloc(d->l, (size_t)cap * sizeof *nl);
+        if (!nl) return NULL;
+        d->l = nl;
+        d->cap = cap;
+    }
+    layer *l = &d->l[d->n++];
+    memset(l, 0, sizeof *l);
+    l->type = type;
+    l->size = 1;
+    l->stride[0] = l->stride[1] = 1;
+    l->groups = l->dilation = 1;
+    l->act = A_LINEAR;
+    return l;
+}
+
+static int get_act(const cfgfile *f, sec *s, int def, nnc_status *st) {
+    kv *k = find(s, "activation");
+    if (!k || *st) return def;
+    for (int i = 0; i < A_COUNT; i++)
+        if (!strcmp(k->val, act_names[i])) return i;
+    char list[256] = "";
+    for (int i = 0; i < A_COUNT; i++) {
+        strcat(list, i ? ", " : "");
+        strcat(list, act_names[i]);
+    }
+    *st = ferr(f, k->line, "activation=%s is unknown: expected one of %s", k->val, list);
+    return def;
+}
+
+/* A reference: a (relative if negative) index or the name of an earlier layer. */
+static int resolve_ref(const cfgfile *f, const desc *d, int self, const char *tok, int line, nnc_status *st) {
+    char *e;
+    long v = strtol(tok, &e, 10);
+    if (*tok && !*e) {
+        long a = v < 0 ? self + v : v;
+        if (a < 0 || a >= self) {
+            *st = ferr(f, line, "reference %s from layer %d: expected an earlier layer (0..%d or -1..-%d)", tok, self,
+                       self - 1, self);
+            return -1;
+        }
+        return (int)a;
+    }
+    for (int i = self - 1; i >= 0; i--)
+        if (d->l[i].name[0] && !strcmp(d->l[i].name, tok)) return i;
+    *st = ferr(f, line, "reference '%s': expected the index or name= of an earlier layer", tok);
+    return -1;
+}
+
+static const char *const net_keys[] = {"batch", "subdivisions", "learning_rate", "momentum", "decay", "policy",
+                                       "steps", "scales", "step", "gamma", "power", "max_batches", "burn_in",
+                                       "width", "height", "channels", "inputs", "name", NULL};
+static const char *const aug_keys[] = {"angle", "saturation", "exposure", "hue", "aspect", "jitter", "flip",
+                                       "min_crop", "max_crop", "mosaic", "mixup", "cutmix", "blur", "adam",
+                                       "b1", "b2", "eps", "time_steps", "max_chart_loss", "letter_box",
+                                       "label_smooth_eps", "random", "seed", NULL};
+
+static nnc_status parse_net(const cfgfile *f, sec *s, desc *d, void (*warn)(const char *, void *), void *user) {
+    nnc_status st = NNC_OK;
+    nnc_cfg_net *n = &d->net;
+    memset(n, 0, sizeof *n);
+    n->batch = get_int(f, s, "batch", 1, 1, 1 << 20, &st);
+    n->subdivisions = get_int(f, s, "subdivisions", 1, 1, 1 << 20, &st);
+    n->learning_rate = get_float(f, s, "learning_rate", 0.001f, 0, 1e3, &st);
+    n->momentum = get_float(f, s, "momentum", 0.9f, 0, 1, &st);
+    n->decay = get_float(f, s, "decay", 0.0001f, 0, 1, &st);
+    n->max_batches = get_int(f, s, "max_batches", 0, 0, 1 << 30, &st);
+    n->burn_in = get_int(f, s, "burn_in", 0, 0, 1 << 30, &st);
+    n->step = get_int(f, s, "step", 1, 1, 1 << 30, &st);
+    n->gamma = get_float(f, s, "gamma", 1, 0, 1e3, &st);
+    n->power = get_float(f, s, "power", 4, 0, 1e3, &st);
+    snprintf(n->policy, sizeof n->policy, "constant");
+    kv *k = find(s, "policy");
+    if (k && !st) {
+        static const char *const pol[] = {"constant", "steps", "step", "poly", "exp", "sigmoid", "random", "sgdr", NULL};
+        int ok = 0;
+        for (int i = 0; pol[i]; i++) ok |= !strcmp(pol[i], k->val);
+        if (!ok) st = ferr(f, k->line, "policy=%s is unknown: expected constant, steps, step, poly, exp, sigmoid, random or sgdr", k->val);
+        else snprintf(n->policy, sizeof n->policy, "%s", k->val);
+    }
+    const char *lists[2] = {"steps", "scales"};
+    for (int li = 0; li < 2 && !st; li++) {
+        kv *lk = find(s, lists[li]);
+        if (!lk) continue;
+        int cnt = 0;
+        char *p = lk->val;
+        while (*p && !st) {
+            char *e;
+            double v = strtod(p, &e);
+            if (e == p || (*e && *e != ',')) { st = ferr(f, lk->line, "%s=%s: expected comma-separated numbers", lists[li], lk->val); break; }
+            if (cnt == 8) { st = ferr(f, lk->line, "%s: more than 8 values", lists[li]); break; }
+            if (li == 0) n->steps[cnt] = (int)v; else n->scales[cnt] = (float)v;
+            cnt++;
+            p = *e ? e + 1 : e;
+        }
+        if (li == 0) n->n_steps = cnt;
+        else if (!st && cnt != n->n_steps) st = ferr(f, lk->line, "scales has %d values: expected one per step (%d)", cnt, n->n_steps);
+    }
+    int inputs = get_int(f, s, "inputs", 0, 0, 1 << 28, &st);
+    d->w = get_int(f, s, "width", 0, 0, 65536, &st);
+    d->h = get_int(f, s, "height", 0, 0, 65536, &st);
+    d->c = get_int(f, s, "channels", 0, 0, 65536, &st);
+    if (st) return st;
+    if (!d->w && !d->h && !d->c && inputs) { d->c = inputs; d->h = d->w = 1; }
+    if (d->w <= 0 || d->h <= 0 || d->c <= 0)
+        return ferr(f, s->line, "[net] needs width, height and channels > 0 (or inputs=)");
+    int noted = 0;
+    for (int i = 0; i < s->n_kv; i++)
+        for (int a = 0; aug_keys[a]; a++)
+            if (!strcmp(s->kv[i].key, aug_keys[a])) {
+                s->kv[i].used = 1;
+                if (!noted++ && warn) {
+                    char msg[300];
+                    snprintf(msg, sizeof msg, "%s:%d: note: augmentation/solver key '%s' in [net] is ignored (nnc train has its own flags)",
+                             f->path, s->kv[i].line, s->kv[i].key);
+                    warn(msg, user);
+                }
+            }
+    find(s, "name");
+    return NNC_OK;
+}
+
+static void warn_stderr(const char *msg, void *user) {
+    (void)user;
+    fprintf(stderr, "%s\n", msg);
+}
+
+/* The writer passes on warnings but not notes. */
+static void warn_no_notes(const char *msg, void *user) {
+    if (!strstr(msg, ": note: ")) warn_stderr(msg, user);
+}
+
+/* Reads the file into the resolved description d (no graph yet). */
+static nnc_status cfg_read(const char *path, const nnc_cfg_opts *co, desc *d) {
+    memset(d, 0, sizeof *d);
+    cfgfile f = {path, path, NULL, NULL, 0, 0};
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return nnc_error(NNC_ERR_IO, "%s: cannot open the model file", path);
+    size_t cap = 4096, n = 0;
+    f.buf = malloc(cap + 1);
+    while (f.buf) {
+        size_t r = fread(f.buf + n, 1, cap - n, fp);
+        n += r;
+        if (n < cap) break;
+        if (cap > (64u << 20)) { fclose(fp); free(f.buf); return nnc_error(NNC_ERR_FORMAT, "%s:1: over 64 MiB: expected a text model file", path); }
+        cap *= 2;
+        char *nb = realloc(f.buf, cap + 1);
+        if (!nb) { free(f.buf); f.buf = NULL; break; }
+        f.buf = nb;
+    }
+    int rerr = ferror(fp);
+    fclose(fp);
+    if (!f.buf) return nnc_error(NNC_ERR_OOM, "out of memory");
+    if (rerr) { free(f.buf); return nnc_error(NNC_ERR_IO, "%s: read error", path); }
+    f.buf[n] = 0;
+    void (*warn)(const char *, void *) = co && co->warn ? co->warn : warn_stderr;
+    void *user = co ? co->user : NULL;
+    int strict = co ? co->strict : 0;
+    nnc_status st = cfg_parse(&f, n);
+    if (!st) st = parse_net(&f, &f.s[0], d, warn, user);
+    if (!st) {
+        sec *s = &f.s[0];
+        for (int i = 0; i < s->n_kv && !st; i++) {
+            if (s->kv[i].used) continue;
+            int known = 0;
+            for (int k = 0; net_keys[k]; k++) known |= !strcmp(net_keys[k], s->kv[i].key);
+            if (known) continue;
+            char msg[300];
+            snprintf(msg, sizeof msg, "%s:%d: unknown key '%s' in [net]%s", path, s->kv[i].line, s->kv[i].key, strict ? "" : " (ignored)");
+            if (strict) st = nnc_error(NNC_ERR_FORMAT, "%s (strict)", msg);
+            else warn(msg, user);
+        }
+    }
+    for (int si = 1; si < f.n && !st; si++) {
+        sec *s = &f.s[si];
+        int type = -1;
+        for (int t = 0; t < L_COUNT; t++)
+            if (!strcmp(s->type, sec_names[t])) type = t;
+        if (!strcmp(s->type, "conv")) type = L_CONV;
+        if (!strcmp(s->type, "network") || !strcmp(s->type, "net")) { st = ferr(&f, s->line, "a second [net]: expected a layer section"); break; }
+        if (type < 0) {
+            for (int u = 0; darknet_unsupported[u]; u++)
+                if (!strcmp(s->type, darknet_unsupported[u])) {
+                    st = nnc_error(NNC_ERR_UNSUPPORTED, "%s:%d: Darknet's [%s] is not supported by nnc", path, s->line, s->type);
+                    break;
+                }
+            if (!st) {
+                char list[400] = "";
+                for (int t = 0; t < L_COUNT; t++) { strcat(list, t ? ", " : ""); strcat(list, sec_names[t]); }
+                st = ferr(&f, s->line, "unknown section [%s]: expected one of %s", s->type, list);
+            }
+            break;
+        }
+        layer *l = desc_add(d, type);
+        if (!l) { st = nnc_error(NNC_ERR_OOM, "out of memory"); break; }
+        int self = d->n - 1;
+        l->line = s->line;
+        kv *nk = find(s, "name");
+        if (nk) {
+            if (strlen(nk->val) >= sizeof l->name || isdigit((unsigned char)nk->val[0]) || nk->val[0] == '-') {
+                st = ferr(&f, nk->line, "name=%s: expected a name not starting with a digit or '-', under 64 characters", nk->val);
+                break;
+            }
+            for (int i = 0; i < self; i++)
+                if (!strcmp(d->l[i].name, nk->val)) { st = ferr(&f, nk->line, "name=%s is already used by layer %d", nk->val, i); break; }
+            snprintf(l->name, sizeof l->name, "%s", nk->val);
+        }
+        switch (type) {
+        case L_CONV: case L_LOCAL: case L_TABLE: {
+            l->filters = get_int(&f, s, "filters", 1, 1, 65536, &st);
+            l->size = get_int(&f, s, "size", 1, 1, 1024, &st);
+            int stride = get_int(&f, s, "stride", 1, 1, 1024, &st);
+            l->stride[0] = get_int(&f, s, "stride_y", stride, 1, 1024, &st);
+            l->stride[1] = get_int(&f, s, "stride_x", stride, 1, 1024, &st);
+            int pad = get_int(&f, s, "pad", 0, 0, 1, &st);
+            l->padding = get_int(&f, s, "padding", pad ? l->size / 2 : 0, 0, 1024, &st);
+            if (type == L_CONV) {
+                l->groups = get_int(&f, s, "groups", 1, 1, 65536, &st);
+                l->dilation = get_int(&f, s, "dilation", 1, 1, 1024, &st);
+                l->bn = get_int(&f, s, "batch_normalize", 0, 0, 1, &st);
+                if (!st && l->filters % l->groups)
+                    st = ferr(&f, s->line, "filters=%d is not a multiple of groups=%d", l->filters, l->groups);
+            }
+            if (type == L_TABLE) {
+                kv *t = find(s, "table");
+                snprintf(l->table, sizeof l->table, "%s", t ? t->val : "full");
+                if (!st && strcmp(l->table, "lenet5") && strcmp(l->table, "full"))
+                    st = ferr(&f, t->line, "table=%s: expected lenet5 or full", t->val);
+                if (!st && (l->stride[0] != 1 || l->stride[1] != 1 || l->padding))
+                    st = ferr(&f, s->line, "[conv_table] has stride 1 and no padding");
+            }
+            l->act = get_act(&f, s, type == L_TABLE ? A_LINEAR : A_LOGISTIC, &st);
+            break;
+        }
+        case L_FC:
+            l->filters = get_int(&f, s, "output", 1, 1, 1 << 24, &st);
+            l->bn = get_int(&f, s, "batch_normalize", 0, 0, 1, &st);
+            l->act = get_act(&f, s, A_LOGISTIC, &st);
+            break;
+        case L_MAXPOOL: {
+            int stride = get_int(&f, s, "stride", 1, 1, 1024, &st);
+            l->stride[0] = get_int(&f, s, "stride_y", stride, 1, 1024, &st);
+            l->stride[1] = get_int(&f, s, "stride_x", stride, 1, 1024, &st);
+            l->size = get_int(&f, s, "size", stride, 1, 1024, &st);
+            l->padding = get_int(&f, s, "padding", l->size - 1, 0, 2048, &st);
+            break;
+        }
+        case L_DROPOUT:
+            l->p = get_float(&f, s, "probability", 0.5f, 0, 0.999, &st);
+            break;
+        case L_SOFTMAX:
+            get_int(&f, s, "groups", 1, 1, 1, &st);
+            get_float(&f, s, "temperature", 1, 1, 1, &st);
+            break;
+        case L_COST: {
+            kv *t = find(s, "type");
+            (void)t;
+            get_float(&f, s, "scale", 1, 0, 1e6, &st);
+            break;
+        }
+        case L_ROUTE: case L_SHORTCUT: {
+            kv *k = find(s, type == L_ROUTE ? "layers" : "from");
+            if (!k) { st = ferr(&f, s->line, "[%s] needs %s=", s->type, type == L_ROUTE ? "layers" : "from"); break; }
+            char buf[512];
+            snprintf(buf, sizeof buf, "%s", k->val);
+            for (char *tok = strtok(buf, ","); tok && !st; tok = strtok(NULL, ",")) {
+                if (l->n_refs == (type == L_ROUTE ? MAX_REFS : 1)) { st = ferr(&f, k->line, "too many references (at most %d)", type == L_ROUTE ? MAX_REFS : 1); break; }
+                l->refs[l->n_refs++] = resolve_ref(&f, d, self, tok, k->line, &st);
+            }
+            if (!st && !l->n_refs) st = ferr(&f, k->line, "expected at least one layer reference");
+            if (type == L_ROUTE) get_int(&f, s, "groups", 1, 1, 1, &st);
+            else {
+                l->act = get_act(&f, s, A_LINEAR, &st);
+                get_float(&f, s, "alpha", 1, 1, 1, &st);
+                get_float(&f, s, "beta", 1, 1, 1, &st);
+            }
+            break;
+        }
+        case L_NORMALIZATION: case L_LRN:
+            l->size = get_int(&f, s, "size", 5, 1, 1024, &st);
+            l->alpha = get_float(&f, s, "alpha", 0.0001f, 0, 1e6, &st);
+            l->beta = get_float(&f, s, "beta", 0.75f, 0, 1e3, &st);
+            l->kappa = get_float(&f, s, type == L_LRN ? "k" : "kappa", type == L_LRN ? 1.0f : 1.0f, 0, 1e6, &st);
+            break;
+        case L_GN:
+            l->groups = get_int(&f, s, "groups", 32, 1, 65536, &st);
+            l->eps = get_float(&f, s, "eps", 1e-5f, 1e-12, 1, &st);
+            break;
+        case L_LN:
+            l->eps = get_float(&f, s, "eps", 1e-5f, 1e-12, 1, &st);
+            break;
+        case L_SUB:
+            l->size = get_int(&f, s, "size", 2, 1, 1024, &st);
+            l->act = get_act(&f, s, A_LINEAR, &st);
+            break;
+        case L_RBF:
+            l->filters = get_int(&f, s, "output", 10, 1, 1 << 20, &st);
+            break;
+        case L_CROP: {
+            if (self != 0) {
+                st = nnc_error(NNC_ERR_UNSUPPORTED, "%s:%d: [crop] after other layers is not supported: expected it first", path, s->line);
+                break;
+            }
+            l->size = get_int(&f, s, "crop_height", 1, 1, 65536, &st);   /* crop height */
+            l->filters = get_int(&f, s, "crop_width", 1, 1, 65536, &st); /* crop width */
+            if (!st && (!find(s, "crop_height") || !find(s, "crop_width")))
+                st = ferr(&f, s->line, "[crop] needs crop_height= and crop_width=");
+            if (!st && (l->size > d->h || l->filters > d->w))
+                st = ferr(&f, s->line, "crop %dx%d is larger than the [net] input %dx%d", l->size, l->filters, d->h, d->w);
+            static const char *const aug[] = {"flip", "angle", "saturation", "exposure", "shift", "noadjust", NULL};
+            for (int a = 0; aug[a]; a++) find(s, aug[a]);
+            if (!st && warn) {
+                char msg[300];
+                snprintf(msg, sizeof msg, "%s:%d: note: [crop] makes the network's input %dx%d (nnc's data pipeline crops or pads; "
+                         "the random crop, flip and colour options are ignored)", path, s->line, l->size, l->filters);
+                warn(msg, user);
+            }
+            break;
+        }
+        case L_ACT:
+            if (!find(s, "activation")) { st = ferr(&f, s->line, "[activation] needs activation="); break; }
+            l->act = get_act(&f, s, A_LINEAR, &st);
+            break;
+        default: break;
+        }
+        /* common Darknet keys that change nothing here */
+        find(s, "stopbackward");
+        find(s, "dontload");
+        find(s, "dontloadscales");
+        for (int i = 0; i < s->n_kv && !st; i++) {
+            if (s->kv[i].used) continue;
+            char msg[300];
+            snprintf(msg, sizeof msg, "%s:%d: unknown key '%s' in [%s]%s", path, s->kv[i].line, s->kv[i].key, s->type,
+                     strict ? "" : " (ignored)");
+            if (strict) st = nnc_error(NNC_ERR_FORMAT, "%s (strict)", msg);
+            else warn(msg, user);
+        }
+    }
+    if (!st && d->n == 0) st = ferr(&f, f.s[0].line, "no layer sections after [net]: expected at least one layer");
+    cfgfile_free(&f);
+    if (st) { free(d->l); d->l = NULL; d->n = 0; }
+    return st;
+}
+
+/* ------------------------------------------------------------ graph build */
+static void chw(const nnc_node *x, int64_t *c, int64_t *h, int64_t *w) {
+    if (x->out.ndim == 4) { *c = x->out.shape[1]; *h = x->out.shape[2]; *w = x->out.shape[3]; }
+    else { *c = nnc_static_features(x); *h = *w = 1; }
+}
+
+static nnc_node *spatial(nnc_graph *g, nnc_node *x) {
+    if (x->out.ndim == 4) return x;
+    int64_t shape[3] = {nnc_static_features(x), 1, 1};
+    return nnc_reshape(g, x, 3, shape);
+}
+
+static nnc_node *apply_act_s(nnc_graph *g, nnc_node *x, int act, const char *scope) {
+    if (act == A_RAMP) { /* Darknet's ramp: x (x > 0) + 0.1 x = 1.1 leaky(x, 1/11); the 1.1 is a state */
+        char sn[112];
+        snprintf(sn, sizeof sn, "%s.ramp_scale", scope);
+        int64_t c = x->out.ndim >= 2 ? x->out.shape[1] : 1;
+        nnc_node *sc = nnc_state(g, sn, NNC_F32, 1, &c, 1.1);
+        return nnc_channel_affine(g, nnc_leaky_relu(g, x, 1.0f / 11.0f), sc, NULL);
+    }
+    switch (act) {
+    case A_LOGISTIC: return nnc_sigmoid(g, x);
+    case A_RELU: return nnc_relu(g, x);
+    case A_RELU6: return nnc_hardtanh(g, x, 0, 6);
+    case A_LEAKY: return nnc_leaky_relu(g, x, 0.1f);
+    case A_TANH: return nnc_tanh(g, x);
+    case A_ELU: return nnc_elu(g, x, 1);
+    case A_SELU: return nnc_selu(g, x);
+    case A_SOFTPLUS: return nnc_softplus(g, x, 1, 20);
+    case A_HARDTAN: return nnc_hardtanh(g, x, -1, 1);
+    case A_SOFTSIGN: return nnc_softsign(g, x);
+    default: return x;
+    }
+}
+#define apply_act(g, x, act) apply_act_s(g, x, act, scope)
+
+static int64_t pool_out_ceil(int64_t in, int k, int s, int p) {
+    int64_t o = (in + 2 * p - k + s - 1) / s + 1;
+    if ((o - 1) * s >= in + p) o--;
+    return o;
+}
+
+/* Builds the layers of d on input x; returns the logits ([N, classes]). */
+static nnc_node *desc_build(nnc_graph *g, nnc_node *x, const desc *d, const char *path, nnc_status *st) {
+    nnc_node **out = calloc((size_t)d->n, sizeof *out);
+    if (!out) { *st = nnc_error(NNC_ERR_OOM, "out of memory"); return NULL; }
+    nnc_node *cur = x;
+    for (int i = 0; i < d->n && !*st; i++) {
+        const layer *l = &d->l[i];
+        char scope[80], bnscope[96];
+        if (l->name[0]) snprintf(scope, sizeof scope, "%s", l->name);
+        else snprintf(scope, sizeof scope, "%d_%s", i, scope_kind[l->type] ? scope_kind[l->type] : sec_names[l->type]);
+        if (l->name[0]) snprintf(bnscope, sizeof bnscope, "%s_bn", l->name);
+        else snprintf(bnscope, sizeof bnscope, "%d_bn", i);
+        int64_t C, H, W;
+        chw(cur, &C, &H, &W);
+#define LFAIL(...) do { char m_[300]; snprintf(m_, sizeof m_, __VA_ARGS__); \
+        *st = nnc_error(NNC_ERR_FORMAT, "%s:%d: [%s] %s", path, l->line, sec_names[l->type], m_); } while (0)
+        nnc_node *y = NULL;
+        switch (l->type) {
+        case L_CONV: {
+            if (C % l->groups) { LFAIL("input channels %lld are not a multiple of groups=%d", (long long)C, l->groups); break; }
+            int64_t ek = (int64_t)l->dilation * (l->size - 1) + 1;
+            if (H + 2 * l->padding < ek || W + 2 * l->padding < ek) {
+                LFAIL("size=%d does not fit the %lldx%lld input with padding %d: expected a smaller size or more padding", l->size,
+                      (long long)H, (long long)W, l->padding);
+                break;
+            }
+            nnc_conv2d_opts o = {{l->stride[0], l->stride[1]}, {l->padding, l->padding}, {l->dilation, l->dilation}, l->groups};
+            y = nnc_conv2d_layer(g, spatial(g, cur), scope, l->filters, l->size, l->size, &o, !l->bn);
+            if (l->bn) y = nnc_batchnorm_layer(g, y, bnscope, 1e-5f, 0.1f);
+            y = apply_act(g, y, l->act);
+            break;
+        }
+        case L_LOCAL: {
+            if (H + 2 * l->padding < l->size || W + 2 * l->padding < l->size) { LFAIL("size=%d does not fit the %lldx%lld input", l->size, (long long)H, (long long)W); break; }
+            int stride[2] = {l->stride[0], l->stride[1]}, pad[2] = {l->padding, l->padding};
+            y = nnc_locally_connected2d_layer(g, spatial(g, cur), scope, l->filters, l->size, l->size, stride, pad, 1);
+            y = apply_act(g, y, l->act);
+            break;
+        }
+        case L_TABLE: {
+            if (H < l->size || W < l->size) { LFAIL("size=%d does not fit the %lldx%lld input", l->size, (long long)H, (long long)W); break; }
+            unsigned char *t = malloc((size_t)(l->filters * C));
+            if (!t) { *st = nnc_error(NNC_ERR_OOM, "out of memory"); break; }
+            if (!strcmp(l->table, "lenet5")) {
+                if (C != 6 || l->filters != 16) { free(t); LFAIL("table=lenet5 maps 6 maps to filters=16 (input has %lld)", (long long)C); break; }
+                memcpy(t, nnc_lenet5_c3_table, 96);
+            } else memset(t, 1, (size_t)(l->filters * C));
+            y = nnc_conv2d_table_layer(g, spatial(g, cur), scope, l->filters, l->size, l->size, t);
+            free(t);
+            y = apply_act(g, y, l->act);
+            break;
+        }
+        case L_FC:
+            if (cur->out.ndim > 2) cur = nnc_flatten(g, cur);
+            y = nnc_linear_layer(g, cur, scope, l->filters, !l->bn);
+            if (l->bn) y = nnc_batchnorm_layer(g, y, bnscope, 1e-5f, 0.1f);
+            y = apply_act(g, y, l->act);
+            break;
+        case L_MAXPOOL: {
+            int k = l->size, P = l->padding, L = P / 2;
+            int64_t oh = (H + P - k) / l->stride[0] + 1, ow = (W + P - k) / l->stride[1] + 1;
+            if (H + P < k || W + P < k) { LFAIL("size=%d does not fit the %lldx%lld input", k, (long long)H, (long long)W); break; }
+            if (L > k / 2) { LFAIL("padding=%d is over size-1+1: unsupported (nnc pads at most size/2 per side)", P); break; }
+            nnc_pool2d_opts o = {{k, k}, {l->stride[0], l->stride[1]}, {L, L}, 0, 0};
+            if (P % 2) {
+                if (pool_out_ceil(H, k, l->stride[0], L) != oh || pool_out_ceil(W, k, l->stride[1], L) != ow) {
+                    *st = nnc_error(NNC_ERR_UNSUPPORTED, "%s:%d: [maxpool] size=%d stride=%d padding=%d (asymmetric) on %lldx%lld "
+                                    "cannot be expressed by nnc's maxpool2d: use an even padding", path, l->line, k,
+                                    l->stride[0], P, (long long)H, (long long)W);
+                    break;
+                }
+                o.ceil_mode = 1;
+            }
+            y = nnc_maxpool2d(g, spatial(g, cur), &o);
+            break;
+        }
+        case L_AVGPOOL: y = nnc_global_avgpool(g, spatial(g, cur)); break;
+        case L_DROPOUT: y = l->p > 0 ? nnc_dropout(g, cur, l->p) : cur; break;
+        case L_SOFTMAX: case L_COST: y = cur; break;
+        case L_ROUTE: {
+            nnc_node *xs[MAX_REFS];
+            int64_t c0, h0, w0;
+            chw(out[l->refs[0]], &c0, &h0, &w0);
+            for (int r = 0; r < l->n_refs; r++) {
+                int64_t c1, h1, w1;
+                chw(out[l->refs[r]], &c1, &h1, &w1);
+                if (h1 != h0 || w1 != w0) {
+                    LFAIL("layers %d (%lldx%lld) and %d (%lldx%lld) differ in size: expected equal spatial sizes", l->refs[0],
+                          (long long)h0, (long long)w0, l->refs[r], (long long)h1, (long long)w1);
+                    break;
+                }
+                xs[r] = out[l->refs[r]];
+                if (l->n_refs > 1) xs[r] = spatial(g, xs[r]);
+            }
+            if (*st) break;
+            y = l->n_refs == 1 ? xs[0] : nnc_concat(g, l->n_refs, xs);
+            break;
+        }
+        case L_SHORTCUT: {
+            nnc_node *fr = out[l->refs[0]];
+            int64_t c1, h1, w1;
+            chw(fr, &c1, &h1, &w1);
+            if (h1 != H || w1 != W) { /* Darknet samples a larger `from` with stride w1/W */
+                int sh = (int)(h1 / H), sw = (int)(w1 / W);
+                if (sh < 2 || sw < 2 || (h1 - 1) / sh + 1 != H || (w1 - 1) / sw + 1 != W) {
+                    LFAIL("from=%d is %lldx%lld, the previous layer %lldx%lld: expected equal sizes or `from` larger by an integer "
+                          "stride", l->refs[0], (long long)h1, (long long)w1, (long long)H, (long long)W);
+                    break;
+                }
+                nnc_pool2d_opts po = {{1, 1}, {sh, sw}, {0, 0}, 0, 0};
+                fr = nnc_maxpool2d(g, spatial(g, fr), &po);
+            }
+            if (c1 > C) {
+                *st = nnc_error(NNC_ERR_UNSUPPORTED, "%s:%d: [shortcut] from=%d has %lld channels, more than the previous layer's %lld "
+                                "(Darknet adds the first %lld): unsupported", path, l->line, l->refs[0], (long long)c1, (long long)C, (long long)C);
+                break;
+            }
+            nnc_node *a = cur, *b = fr;
+            if (c1 < C) { /* zero-pad b's channels: concat with a 1x1 conv by a zero state */
+                a = spatial(g, a);
+                b = spatial(g, b);
+                char zn[112];
+                snprintf(zn, sizeof zn, "%s.zeros", scope);
+                int64_t zs[4] = {C - c1, c1, 1, 1};
+                nnc_node *zw = nnc_state(g, zn, NNC_F32, 4, zs, 0.0);
+                nnc_conv2d_opts o = {{1, 1}, {0, 0}, {1, 1}, 1};
+                nnc_node *parts[2] = {b, nnc_conv2d(g, b, zw, NULL, &o)};
+                b = nnc_concat(g, 2, parts);
+            } else if (a->out.ndim != b->out.ndim) {
+                a = spatial(g, a);
+                b = spatial(g, b);
+            }
+            y = apply_act(g, nnc_add(g, a, b), l->act);
+            break;
+        }
+        case L_BN: y = nnc_batchnorm_layer(g, cur, scope, 1e-5f, 0.1f); break;
+        case L_NORMALIZATION: y = nnc_lrn(g, spatial(g, cur), l->size, l->alpha, l->beta, l->kappa, 1); break;
+        case L_LRN: y = nnc_lrn(g, spatial(g, cur), l->size, l->alpha, l->beta, l->kappa, 0); break;
+        case L_GN:
+            if (C % l->groups) { LFAIL("groups=%d does not divide the %lld channels", l->groups, (long long)C); break; }
+            y = nnc_group_norm_layer(g, spatial(g, cur), scope, l->groups, l->eps, 1);
+            break;
+        case L_LN: y = nnc_layer_norm_layer(g, cur, scope, cur->out.ndim - 1, l->eps, 1); break;
+        case L_SUB:
+            if (H < l->size || W < l->size) { LFAIL("size=%d does not fit the %lldx%lld input", l->size, (long long)H, (long long)W); break; }
+            y = apply_act(g, nnc_subsampling_layer(g, spatial(g, cur), scope, l->size), l->act);
+            break;
+        case L_RBF: y = nnc_rbf_layer(g, cur, scope, l->filters, NULL); break;
+        case L_ACT: y = apply_act(g, cur, l->act); break;
+        case L_CROP: y = cur; break;
+        default: break;
+        }
+#undef LFAIL
+        if (*st) break;
+        if (!y || nnc_graph_status(g)) {
+            *st = nnc_error(nnc_graph_status(g) ? nnc_graph_status(g) : NNC_ERR_FORMAT, "%s:%d: [%s]: %s", path, l->line,
+                            sec_names[l->type], nnc_graph_error(g));
+            break;
+        }
+        if (y != cur && y->op >= 0 && !y->name) nnc_node_set_name(y, scope);
+        out[i] = cur = y;
+    }
+    free(out);
+    if (*st) return NULL;
+    if (cur->out.ndim > 2) cur = nnc_flatten(g, cur);
+    return cur;
+}
+
+static nnc_status desc_model(const desc *d, const char *path, const char *name, const nnc_model_opts *opts, nnc_model **out) {
+    nnc_model_opts o = opts ? *opts : nnc_model_defaults();
+    if (o.num_classes < 0 || o.in_channels < 0 || o.height < 0 || o.width < 0)
+        return nnc_error(NNC_ERR_ARG, "model '%s': negative classes, channels or input size", path);
+    nnc_model *m = calloc(1, sizeof *m);
+    if (!m) return nnc_error(NNC_ERR_OOM, "out of memory");
+    m->g = nnc_graph_new();
+    if (!m->g) { free(m); return nnc_error(NNC_ERR_OOM, "out of memory"); }
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->in_shape[0] = o.in_channels ? o.in_channels : d->c;
+    int crop = d->n && d->l[0].type == L_CROP;
+    m->in_shape[1] = o.height ? o.height : crop ? d->l[0].size : d->h;
+    m->in_shape[2] = o.width ? o.width : crop ? d->l[0].filters : d->w;
+    m->norm_mean = 0;
+    m->norm_std = 1;
+    m->input = nnc_input(m->g, "input", NNC_F32, 3, m->in_shape);
+    m->labels = nnc_input(m->g, "labels", NNC_I64, 0, NULL);
+    nnc_status s = NNC_OK;
+    m->logits = desc_build(m->g, m->input, d, path, &s);
+    if (!s) {
+        m->num_classes = (int)nnc_static_features(m->logits);
+        if (o.num_classes && o.num_classes != m->num_classes)
+            s = nnc_error(NNC_ERR_ARG, "%s: the file's last layer has %d outputs, not the %d classes asked for", path,
+                          m->num_classes, o.num_classes);
+    }
+    if (!s) {
+        nnc_graph_output(m->g, m->logits);
+        m->loss = nnc_cross_entropy(m->g, m->logits, m->labels, NNC_MEAN);
+        nnc_graph_loss(m->g, m->loss, 1.0f);
+        s = nnc_graph_status(m->g);
+        if (s) s = nnc_error(s, "%s: %s", path, nnc_graph_error(m->g));
+    }
+    if (s) { nnc_model_free(m); return s; }
+    *out = m;
+    return NNC_OK;
+}
+
+nnc_status nnc_model_from_cfg(const char *path, const nnc_model_opts *opts, const nnc_cfg_opts *co, nnc_model **out) {
+    if (!path || !out) return nnc_error(NNC_ERR_ARG, "nnc_model_from_cfg: NULL argument");
+    *out = NULL;
+    desc d;
+    nnc_status s = cfg_read(path, co, &d);
+    if (s) return s;
+    if (co && co->net) *co->net = d.net;
+    s = desc_model(&d, path, path, opts, out);
+    free(d.l);
+    return s;
+}
+
+/* ----------------------------------------------------------------- writer */
+static void write_ref(FILE *f, const desc *d, int self, int ref) {
+    if (d->l[ref].name[0]) fprintf(f, "%s", d->l[ref].name);
+    else fprintf(f, "%d", ref - self);
+}
+
+static void desc_write(const desc *d, FILE *f, const char *title) {
+    const nnc_cfg_net *n = &d->net;
+    fprintf(f, "# %s -- written by nnc export-cfg (Darknet .cfg dialect; see src/models/modelfile.c)\n", title);
+    fprintf(f, "[net]\nwidth=%d\nheight=%d\nchannels=%d\nbatch=%d\nsubdivisions=%d\n", d->w, d->h, d->c, n->batch,
+            n->subdivisions);
+    fprintf(f, "learning_rate=%g\nmomentum=%g\ndecay=%g\nmax_batches=%d\npolicy=%s\n", n->learning_rate, n->momentum,
+            n->decay, n->max_batches, n->policy);
+    if (n->burn_in) fprintf(f, "burn_in=%d\n", n->burn_in);
+    if (!strcmp(n->policy, "step")) fprintf(f, "step=%d\ngamma=%g\n", n->step, n->gamma);
+    if (!strcmp(n->policy, "exp")) fprintf(f, "gamma=%g\n", n->gamma);
+    if (!strcmp(n->policy, "poly")) fprintf(f, "power=%g\n", n->power);
+    if (n->n_steps) {
+        fprintf(f, "steps=");
+        for (int i = 0; i < n->n_steps; i++) fprintf(f, "%s%d", i ? "," : "", n->steps[i]);
+        fprintf(f, "\nscales=");
+        for (int i = 0; i < n->n_steps; i++) fprintf(f, "%s%g", i ? "," : "", n->scales[i]);
+        fprintf(f, "\n");
+    }
+    for (int i = 0; i < d->n; i++) {
+        const layer *l = &d->l[i];
+        fprintf(f, "\n# layer %d\n[%s]\n", i, sec_names[l->type]);
+        if (l->name[0]) fprintf(f, "name=%s\n", l->name);
+        switch (l->type) {
+        case L_CONV: case L_LOCAL: case L_TABLE:
+            fprintf(f, "filters=%d\nsize=%d\n", l->filters, l->size);
+            if (l->stride[0] == l->stride[1]) fprintf(f, "stride=%d\n", l->stride[0]);
+            else fprintf(f, "stride_y=%d\nstride_x=%d\n", l->stride[0], l->stride[1]);
+            if (l->type != L_TABLE) fprintf(f, "padding=%d\n", l->padding);
+            if (l->type == L_CONV) {
+                if (l->groups != 1) fprintf(f, "groups=%d\n", l->groups);
+                if (l->dilation != 1) fprintf(f, "dilation=%d\n", l->dilation);
+                fprintf(f, "batch_normalize=%d\n", l->bn);
+            }
+            if (l->type == L_TABLE) fprintf(f, "table=%s\n", l->table);
+            fprintf(f, "activation=%s\n", act_names[l->act]);
+            break;
+        case L_FC:
+            fprintf(f, "output=%d\nbatch_normalize=%d\nactivation=%s\n", l->filters, l->bn, act_names[l->act]);
+            break;
+        case L_MAXPOOL:
+            if (l->stride[0] == l->stride[1]) fprintf(f, "size=%d\nstride=%d\npadding=%d\n", l->size, l->stride[0], l->padding);
+            else fprintf(f, "size=%d\nstride_y=%d\nstride_x=%d\npadding=%d\n", l->size, l->stride[0], l->stride[1], l->padding);
+            break;
+        case L_DROPOUT: fprintf(f, "probability=%g\n", l->p); break;
+        case L_ROUTE: case L_SHORTCUT:
+            fprintf(f, "%s=", l->type == L_ROUTE ? "layers" : "from");
+            for (int r = 0; r < l->n_refs; r++) {
+                if (r) fprintf(f, ",");
+                write_ref(f, d, i, l->refs[r]);
+            }
+            fprintf(f, "\n");
+            if (l->type == L_SHORTCUT) fprintf(f, "activation=%s\n", act_names[l->act]);
+            break;
+        case L_NORMALIZATION: fprintf(f, "size=%d\nalpha=%.9g\nbeta=%.9g\nkappa=%.9g\n", l->size, l->alpha, l->beta, l->kappa); break;
+        case L_LRN: fprintf(f, "size=%d\nalpha=%.9g\nbeta=%.9g\nk=%.9g\n", l->size, l->alpha, l->beta, l->kappa); break;
+        case L_GN: fprintf(f, "groups=%d\neps=%.9g\n", l->groups, l->eps); break;
+        case L_LN: fprintf(f, "eps=%.9g\n", l->eps); break;
+        case L_SUB: fprintf(f, "size=%d\nactivation=%s\n", l->size, act_names[l->act]); break;
+        case L_RBF: fprintf(f, "output=%d\n", l->filters); break;
+        case L_ACT: fprintf(f, "activation=%s\n", act_names[l->act]); break;
+        case L_CROP: fprintf(f, "crop_height=%d\ncrop_width=%d\n", l->size, l->filters); break;
+        default: break;
+        }
+    }
+}
+
+/* The zoo models the writer knows, as descriptions. */
+static int zoo_desc(const char *name, const nnc_model_opts *opts, desc *d) {
+    nnc_model_opts o = opts ? *opts : nnc_model_defaults();
+    memset(d, 0, sizeof *d);
+    int lenet = !strcmp(name, "lenet5");
+    if (!lenet && strcmp(name, "mlp")) return 0;
+    d->c = o.in_channels ? o.in_channels : 1;
+    d->h = o.height ? o.height : 28;
+    d->w = o.width ? o.width : 28;
+    int classes = o.num_classes ? o.num_classes : 10;
+    nnc_cfg_net *n = &d->net;
+    n->batch = 64;
+    n->subdivisions = 1;
+    n->learning_rate = 0.05f;
+    n->momentum = 0.9f;
+    n->decay = 0.0005f;
+    n->step = 1;
+    n->gamma = 1;
+    n->power = 4;
+    snprintf(n->policy, sizeof n->policy, "constant");
+    layer *l;
+#define ADD(t) do { if (!(l = desc_add(d, t))) return -1; } while (0)
+    if (lenet) {
+        for (int k = 0; k < 2; k++) {
+            ADD(L_CONV);
+            snprintf(l->name, sizeof l->name, "conv%d", k + 1);
+            l->filters = k ? 16 : 6;
+            l->size = 5;
+            l->padding = k ? 0 : 2;
+            l->act = A_RELU;
+            ADD(L_MAXPOOL);
+            l->size = 2;
+            l->stride[0] = l->stride[1] = 2;
+            l->padding = 0;
+        }
+    }
+    const int fc[3] = {lenet ? 120 : 1024, lenet ? 84 : 1024, classes};
+    for (int k = 0; k < 3; k++) {
+        ADD(L_FC);
+        snprintf(l->name, sizeof l->name, "fc%d", k + 1);
+        l->filters = fc[k];
+        l->act = k < 2 ? A_RELU : A_LINEAR;
+        if (k < 2 && o.dropout > 0) {
+            ADD(L_DROPOUT);
+            l->p = o.dropout;
+        }
+    }
+    ADD(L_SOFTMAX);
+#undef ADD
+    return 1;
+}
+
+nnc_status nnc_model_write_cfg(const char *model, const nnc_model_opts *opts, void *file) {
+    if (!model || !file) return nnc_error(NNC_ERR_ARG, "nnc_model_write_cfg: NULL argument");
+    desc d;
+    size_t len = strlen(model);
+    if (strchr(model, '/') || (len > 4 && !strcmp(model + len - 4, ".cfg"))) {
+        nnc_cfg_opts co = {0, warn_no_notes, NULL, NULL};
+        nnc_status s = cfg_read(model, &co, &d);
+        if (s) return s;
+        if (opts && (opts->in_channels || opts->height || opts->width)) {
+            if (opts->in_channels) d.c = opts->in_channels;
+            if (opts->height) d.h = opts->height;
+            if (opts->width) d.w = opts->width;
+        }
+    } else {
+        int r = zoo_desc(model, opts, &d);
+        if (r < 0) { free(d.l); return nnc_error(NNC_ERR_OOM, "out of memory"); }
+        if (!r) {
+            free(d.l);
+            return nnc_error(NNC_ERR_UNSUPPORTED, "export-cfg: model '%s' cannot be written as a .cfg yet (supported: "
+                             "lenet5, mlp and models read from .cfg files)", model);
+        }
+    }
+    desc_write(&d, (FILE *)file, model);
+    free(d.l);
+    return fflush((FILE *)file) || ferror((FILE *)file) ? nnc_error(NNC_ERR_IO, "export-cfg: write error") : NNC_OK;
+}
