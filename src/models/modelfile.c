@@ -53,7 +53,11 @@
  *                    size image at random when training, at the centre when
  *                    testing; nnc's data pipeline does the cropping or padding,
  *                    and flip/angle/saturation/exposure are ignored with a note).
- *   Extensions: [lrn] (PyTorch LocalResponseNorm: size, alpha, beta, k),
+ *   Extensions: [convolutional]/[connected] bias=0|1 (default: no bias with
+ *   batch_normalize) and bn_name= (the batch norm's scope); [maxpool]
+ *   ceil_mode=1 (PyTorch's, with an even padding); [avgpool] size= (then a
+ *   windowed average pool: stride, padding (total, even), ceil_mode,
+ *   count_include_pad [1]); [flatten]; [lrn] (PyTorch LocalResponseNorm: size, alpha, beta, k),
  *   [groupnorm] (groups, eps), [layernorm] (eps; over C,H,W),
  *   [subsampling] (size; LeNet's trainable average pool; activation linear),
  *   [conv_table] (filters, size, table=lenet5|full, activation linear),
@@ -79,11 +83,20 @@
  * Unknown keys warn (the callback, or stderr) and fail when strict.
  *
  * The writer prints every key explicitly (canonical form) from the resolved
- * layers, so parse -> write -> parse gives the identical graph. Zoo models
- * written: lenet5 and mlp (with name= keys, so the parameter names are the
- * zoo's and weights files load into either); the others are refused. */
+ * layers, so parse -> write -> parse gives the identical graph. Zoo models:
+ * lenet5 and mlp are written as plain Darknet sections; any other model is
+ * written by walking its graph (graph_desc: conv2d [+ batchnorm] [+ activation]
+ * -> [convolutional], linear -> [connected], add -> [shortcut], concat ->
+ * [route], pools, dropout, flatten, LRN, standalone batch norms and
+ * activations), with [route] inserted where a layer does not read the
+ * previous one. Parameter scopes become name=/bn_name=, so the rebuilt graph
+ * has the same ops, shapes and parameter names as the zoo's (weights files
+ * load into either). Ops without a section (a reshape other than a flatten,
+ * the LeNet-1998 layers, ...) are refused with NNC_ERR_UNSUPPORTED naming the
+ * op. */
 #include "nnc.h"
 #include "core/graph.h"
+#include "ops/op.h"
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -213,12 +226,12 @@ static float get_float(const cfgfile *f, sec *s, const char *key, float def, dou
 
 /* ---------------------------------------------------------- resolved layers */
 enum { L_CONV, L_FC, L_MAXPOOL, L_AVGPOOL, L_DROPOUT, L_SOFTMAX, L_COST, L_ROUTE, L_SHORTCUT, L_BN, L_NORMALIZATION,
-       L_LRN, L_LOCAL, L_GN, L_LN, L_SUB, L_TABLE, L_RBF, L_ACT, L_CROP, L_COUNT };
+       L_LRN, L_LOCAL, L_GN, L_LN, L_SUB, L_TABLE, L_RBF, L_ACT, L_CROP, L_FLATTEN, L_COUNT };
 static const char *const sec_names[L_COUNT] = {"convolutional", "connected", "maxpool", "avgpool", "dropout", "softmax",
                                                "cost", "route", "shortcut", "batchnorm", "normalization", "lrn", "local",
-                                               "groupnorm", "layernorm", "subsampling", "conv_table", "rbf", "activation", "crop"};
+                                               "groupnorm", "layernorm", "subsampling", "conv_table", "rbf", "activation", "crop", "flatten"};
 static const char *const scope_kind[L_COUNT] = {"conv", "fc", NULL, NULL, NULL, NULL, NULL, NULL, "shortcut", "bn", NULL,
-                                                NULL, "local", "gn", "ln", "sub", "table", "rbf", "act", NULL};
+                                                NULL, "local", "gn", "ln", "sub", "table", "rbf", "act", NULL, NULL};
 /* Darknet sections nnc cannot build. */
 static const char *const darknet_unsupported[] = {"rnn", "gru", "lstm", "crnn", "conv_lstm", "history",
                                                   "deconvolutional", "deconv", "yolo", "region", "detection", "reorg",
@@ -233,11 +246,14 @@ static const char *const act_names[A_COUNT] = {"logistic", "relu", "relu6", "lea
 #define MAX_REFS 16
 typedef struct layer {
     int type, line;
-    char name[64];
+    char name[96];
     int filters, size, stride[2], padding, groups, dilation, bn, act;
     float p, alpha, beta, kappa, eps;
     int refs[MAX_REFS], n_refs; /* absolute layer indices */
     char table[16];
+    int bias;             /* conv/connected: -1 = default (!bn) */
+    char bn_name[96];     /* conv/connected: scope of the batch norm ("" = "<scope>_bn") */
+    int ceil_mode, count_include_pad, avg_sized; /* pooling extensions */
 } layer;
 
 typedef struct desc {
@@ -262,6 +278,7 @@ static layer *desc_add(desc *d, int type) {
     l->stride[0] = l->stride[1] = 1;
     l->groups = l->dilation = 1;
     l->act = A_LINEAR;
+    l->bias = -1;
     return l;
 }
 
@@ -449,7 +466,7 @@ static nnc_status cfg_read(const char *path, const nnc_cfg_opts *co, desc *d) {
         kv *nk = find(s, "name");
         if (nk) {
             if (strlen(nk->val) >= sizeof l->name || isdigit((unsigned char)nk->val[0]) || nk->val[0] == '-') {
-                st = ferr(&f, nk->line, "name=%s: expected a name not starting with a digit or '-', under 64 characters", nk->val);
+                st = ferr(&f, nk->line, "name=%s: expected a name not starting with a digit or '-', under 96 characters", nk->val);
                 break;
             }
             for (int i = 0; i < self; i++)
@@ -469,6 +486,9 @@ static nnc_status cfg_read(const char *path, const nnc_cfg_opts *co, desc *d) {
                 l->groups = get_int(&f, s, "groups", 1, 1, 65536, &st);
                 l->dilation = get_int(&f, s, "dilation", 1, 1, 1024, &st);
                 l->bn = get_int(&f, s, "batch_normalize", 0, 0, 1, &st);
+                l->bias = get_int(&f, s, "bias", -1, 0, 1, &st);
+                kv *bk = find(s, "bn_name");
+                if (bk) snprintf(l->bn_name, sizeof l->bn_name, "%s", bk->val);
                 if (!st && l->filters % l->groups)
                     st = ferr(&f, s->line, "filters=%d is not a multiple of groups=%d", l->filters, l->groups);
             }
@@ -486,6 +506,11 @@ static nnc_status cfg_read(const char *path, const nnc_cfg_opts *co, desc *d) {
         case L_FC:
             l->filters = get_int(&f, s, "output", 1, 1, 1 << 24, &st);
             l->bn = get_int(&f, s, "batch_normalize", 0, 0, 1, &st);
+            l->bias = get_int(&f, s, "bias", -1, 0, 1, &st);
+            {
+                kv *bk = find(s, "bn_name");
+                if (bk) snprintf(l->bn_name, sizeof l->bn_name, "%s", bk->val);
+            }
             l->act = get_act(&f, s, A_LOGISTIC, &st);
             break;
         case L_MAXPOOL: {
@@ -494,8 +519,24 @@ static nnc_status cfg_read(const char *path, const nnc_cfg_opts *co, desc *d) {
             l->stride[1] = get_int(&f, s, "stride_x", stride, 1, 1024, &st);
             l->size = get_int(&f, s, "size", stride, 1, 1024, &st);
             l->padding = get_int(&f, s, "padding", l->size - 1, 0, 2048, &st);
+            l->ceil_mode = get_int(&f, s, "ceil_mode", 0, 0, 1, &st);
+            if (!st && l->ceil_mode && l->padding % 2)
+                st = ferr(&f, s->line, "ceil_mode=1 needs an even padding (nnc extension)");
             break;
         }
+        case L_AVGPOOL: /* nnc extension: with size=, a windowed average pooling */
+            if (find(s, "size")) {
+                l->avg_sized = 1;
+                l->size = get_int(&f, s, "size", 1, 1, 1024, &st);
+                int stride = get_int(&f, s, "stride", l->size, 1, 1024, &st);
+                l->stride[0] = get_int(&f, s, "stride_y", stride, 1, 1024, &st);
+                l->stride[1] = get_int(&f, s, "stride_x", stride, 1, 1024, &st);
+                l->padding = get_int(&f, s, "padding", 0, 0, 2048, &st);
+                l->ceil_mode = get_int(&f, s, "ceil_mode", 0, 0, 1, &st);
+                l->count_include_pad = get_int(&f, s, "count_include_pad", 1, 0, 1, &st);
+                if (!st && l->padding % 2) st = ferr(&f, s->line, "[avgpool] padding=%d: expected an even total padding", l->padding);
+            }
+            break;
         case L_DROPOUT:
             l->p = get_float(&f, s, "probability", 0.5f, 0, 0.999, &st);
             break;
@@ -607,7 +648,7 @@ static nnc_node *spatial(nnc_graph *g, nnc_node *x) {
 
 static nnc_node *apply_act_s(nnc_graph *g, nnc_node *x, int act, const char *scope) {
     if (act == A_RAMP) { /* Darknet's ramp: x (x > 0) + 0.1 x = 1.1 leaky(x, 1/11); the 1.1 is a state */
-        char sn[112];
+        char sn[160];
         snprintf(sn, sizeof sn, "%s.ramp_scale", scope);
         int64_t c = x->out.ndim >= 2 ? x->out.shape[1] : 1;
         nnc_node *sc = nnc_state(g, sn, NNC_F32, 1, &c, 1.1);
@@ -642,10 +683,11 @@ static nnc_node *desc_build(nnc_graph *g, nnc_node *x, const desc *d, const char
     nnc_node *cur = x;
     for (int i = 0; i < d->n && !*st; i++) {
         const layer *l = &d->l[i];
-        char scope[80], bnscope[96];
+        char scope[112], bnscope[128];
         if (l->name[0]) snprintf(scope, sizeof scope, "%s", l->name);
         else snprintf(scope, sizeof scope, "%d_%s", i, scope_kind[l->type] ? scope_kind[l->type] : sec_names[l->type]);
-        if (l->name[0]) snprintf(bnscope, sizeof bnscope, "%s_bn", l->name);
+        if (l->bn_name[0]) snprintf(bnscope, sizeof bnscope, "%s", l->bn_name);
+        else if (l->name[0]) snprintf(bnscope, sizeof bnscope, "%s_bn", l->name);
         else snprintf(bnscope, sizeof bnscope, "%d_bn", i);
         int64_t C, H, W;
         chw(cur, &C, &H, &W);
@@ -662,7 +704,7 @@ static nnc_node *desc_build(nnc_graph *g, nnc_node *x, const desc *d, const char
                 break;
             }
             nnc_conv2d_opts o = {{l->stride[0], l->stride[1]}, {l->padding, l->padding}, {l->dilation, l->dilation}, l->groups};
-            y = nnc_conv2d_layer(g, spatial(g, cur), scope, l->filters, l->size, l->size, &o, !l->bn);
+            y = nnc_conv2d_layer(g, spatial(g, cur), scope, l->filters, l->size, l->size, &o, l->bias >= 0 ? l->bias : !l->bn);
             if (l->bn) y = nnc_batchnorm_layer(g, y, bnscope, 1e-5f, 0.1f);
             y = apply_act(g, y, l->act);
             break;
@@ -689,7 +731,7 @@ static nnc_node *desc_build(nnc_graph *g, nnc_node *x, const desc *d, const char
         }
         case L_FC:
             if (cur->out.ndim > 2) cur = nnc_flatten(g, cur);
-            y = nnc_linear_layer(g, cur, scope, l->filters, !l->bn);
+            y = nnc_linear_layer(g, cur, scope, l->filters, l->bias >= 0 ? l->bias : !l->bn);
             if (l->bn) y = nnc_batchnorm_layer(g, y, bnscope, 1e-5f, 0.1f);
             y = apply_act(g, y, l->act);
             break;
@@ -698,7 +740,11 @@ static nnc_node *desc_build(nnc_graph *g, nnc_node *x, const desc *d, const char
             int64_t oh = (H + P - k) / l->stride[0] + 1, ow = (W + P - k) / l->stride[1] + 1;
             if (H + P < k || W + P < k) { LFAIL("size=%d does not fit the %lldx%lld input", k, (long long)H, (long long)W); break; }
             if (L > k / 2) { LFAIL("padding=%d is over size-1+1: unsupported (nnc pads at most size/2 per side)", P); break; }
-            nnc_pool2d_opts o = {{k, k}, {l->stride[0], l->stride[1]}, {L, L}, 0, 0};
+            nnc_pool2d_opts o = {{k, k}, {l->stride[0], l->stride[1]}, {L, L}, l->ceil_mode, 0};
+            if (l->ceil_mode) { /* nnc extension: PyTorch's ceil mode */
+                oh = pool_out_ceil(H, k, l->stride[0], L);
+                ow = pool_out_ceil(W, k, l->stride[1], L);
+            }
             if (P % 2) {
                 if (pool_out_ceil(H, k, l->stride[0], L) != oh || pool_out_ceil(W, k, l->stride[1], L) != ow) {
                     *st = nnc_error(NNC_ERR_UNSUPPORTED, "%s:%d: [maxpool] size=%d stride=%d padding=%d (asymmetric) on %lldx%lld "
@@ -711,7 +757,15 @@ static nnc_node *desc_build(nnc_graph *g, nnc_node *x, const desc *d, const char
             y = nnc_maxpool2d(g, spatial(g, cur), &o);
             break;
         }
-        case L_AVGPOOL: y = nnc_global_avgpool(g, spatial(g, cur)); break;
+        case L_AVGPOOL:
+            if (l->avg_sized) {
+                int k = l->size, L = l->padding / 2;
+                if (H + 2 * L < k || W + 2 * L < k || L > k / 2) { LFAIL("size=%d padding=%d does not fit the %lldx%lld input", k, l->padding, (long long)H, (long long)W); break; }
+                nnc_pool2d_opts o = {{k, k}, {l->stride[0], l->stride[1]}, {L, L}, l->ceil_mode, l->count_include_pad};
+                y = nnc_avgpool2d(g, spatial(g, cur), &o);
+            } else y = nnc_global_avgpool(g, spatial(g, cur));
+            break;
+        case L_FLATTEN: y = cur->out.ndim > 2 ? nnc_flatten(g, cur) : cur; break;
         case L_DROPOUT: y = l->p > 0 ? nnc_dropout(g, cur, l->p) : cur; break;
         case L_SOFTMAX: case L_COST: y = cur; break;
         case L_ROUTE: {
@@ -756,7 +810,7 @@ static nnc_node *desc_build(nnc_graph *g, nnc_node *x, const desc *d, const char
             if (c1 < C) { /* zero-pad b's channels: concat with a 1x1 conv by a zero state */
                 a = spatial(g, a);
                 b = spatial(g, b);
-                char zn[112];
+                char zn[160];
                 snprintf(zn, sizeof zn, "%s.zeros", scope);
                 int64_t zs[4] = {C - c1, c1, 1, 1};
                 nnc_node *zw = nnc_state(g, zn, NNC_F32, 4, zs, 0.0);
@@ -890,16 +944,27 @@ static void desc_write(const desc *d, FILE *f, const char *title) {
                 if (l->groups != 1) fprintf(f, "groups=%d\n", l->groups);
                 if (l->dilation != 1) fprintf(f, "dilation=%d\n", l->dilation);
                 fprintf(f, "batch_normalize=%d\n", l->bn);
+                if (l->bias >= 0 && l->bias != !l->bn) fprintf(f, "bias=%d\n", l->bias);
+                if (l->bn && l->bn_name[0]) fprintf(f, "bn_name=%s\n", l->bn_name);
             }
             if (l->type == L_TABLE) fprintf(f, "table=%s\n", l->table);
             fprintf(f, "activation=%s\n", act_names[l->act]);
             break;
         case L_FC:
-            fprintf(f, "output=%d\nbatch_normalize=%d\nactivation=%s\n", l->filters, l->bn, act_names[l->act]);
+            fprintf(f, "output=%d\nbatch_normalize=%d\n", l->filters, l->bn);
+            if (l->bias >= 0 && l->bias != !l->bn) fprintf(f, "bias=%d\n", l->bias);
+            if (l->bn && l->bn_name[0]) fprintf(f, "bn_name=%s\n", l->bn_name);
+            fprintf(f, "activation=%s\n", act_names[l->act]);
             break;
         case L_MAXPOOL:
             if (l->stride[0] == l->stride[1]) fprintf(f, "size=%d\nstride=%d\npadding=%d\n", l->size, l->stride[0], l->padding);
             else fprintf(f, "size=%d\nstride_y=%d\nstride_x=%d\npadding=%d\n", l->size, l->stride[0], l->stride[1], l->padding);
+            if (l->ceil_mode) fprintf(f, "ceil_mode=1\n");
+            break;
+        case L_AVGPOOL:
+            if (l->avg_sized)
+                fprintf(f, "size=%d\nstride_y=%d\nstride_x=%d\npadding=%d\nceil_mode=%d\ncount_include_pad=%d\n", l->size,
+                        l->stride[0], l->stride[1], l->padding, l->ceil_mode, l->count_include_pad);
             break;
         case L_DROPOUT: fprintf(f, "probability=%g\n", l->p); break;
         case L_ROUTE: case L_SHORTCUT:
@@ -976,6 +1041,221 @@ static int zoo_desc(const char *name, const nnc_model_opts *opts, desc *d) {
     return 1;
 }
 
+typedef struct { int size, paper_form; float alpha, beta, k; } lrn_attrs_w; /* = src/ops/lrn.c's attrs */
+/* Any other built model: walks the graph the logits depend on and maps each
+ * op to a section (conv2d [+ batchnorm] [+ activation] fused into one
+ * [convolutional], linear likewise into [connected], add into [shortcut],
+ * concat into [route], flatten into [flatten], ...); parameter scopes become
+ * name= (and bn_name=) so the parameter names survive. 0 with *why set when
+ * an op has no section. */
+static const char *param_scope(const nnc_node *p, char *buf, size_t n) {
+    const char *nm = p ? nnc_node_name(p) : NULL;
+    size_t len = nm ? strlen(nm) : 0;
+    const char *dot = nm ? strrchr(nm, '.') : NULL;
+    if (!dot || dot == nm || (size_t)(dot - nm) >= n || len >= 200) { buf[0] = 0; return buf; } /* too long: unnamed */
+    snprintf(buf, n, "%.*s", (int)(dot - nm), nm);
+    return buf;
+}
+
+static int act_of(const nnc_node *n) {
+    const float *pa = (const float *)(const void *)n->attrs;
+    switch (n->op) {
+    case NNC_OP_RELU: return A_RELU;
+    case NNC_OP_SIGMOID: return A_LOGISTIC;
+    case NNC_OP_TANH: return A_TANH;
+    case NNC_OP_SELU: return A_SELU;
+    case NNC_OP_SOFTSIGN: return A_SOFTSIGN;
+    case NNC_OP_LEAKY_RELU: return pa[0] == 0.1f ? A_LEAKY : -1;
+    case NNC_OP_ELU: return pa[0] == 1.0f ? A_ELU : -1;
+    case NNC_OP_HARDTANH: return pa[0] == -1.0f && pa[1] == 1.0f ? A_HARDTAN : pa[0] == 0.0f && pa[1] == 6.0f ? A_RELU6 : -1;
+    case NNC_OP_SOFTPLUS: return pa[0] == 1.0f && pa[1] == 20.0f ? A_SOFTPLUS : -1;
+    default: return -1;
+    }
+}
+
+static int graph_desc(nnc_model *m, desc *d, char *why, size_t nwhy) {
+    nnc_graph *g = m->g;
+    int N = g->n_nodes, ok = 1;
+    memset(d, 0, sizeof *d);
+    d->c = (int)m->in_shape[0];
+    d->h = (int)m->in_shape[1];
+    d->w = (int)m->in_shape[2];
+    nnc_cfg_net *n = &d->net;
+    n->batch = 64;
+    n->subdivisions = 1;
+    n->learning_rate = 0.05f;
+    n->momentum = 0.9f;
+    n->decay = 0.0005f;
+    n->step = 1;
+    n->gamma = 1;
+    n->power = 4;
+    snprintf(n->policy, sizeof n->policy, "constant");
+    char *active = calloc((size_t)N, 1), *done = calloc((size_t)N, 1);
+    int *uses = calloc((size_t)N, sizeof *uses), *at = malloc((size_t)N * sizeof *at);
+    if (!active || !done || !uses || !at) { free(active); free(done); free(uses); free(at); snprintf(why, nwhy, "out of memory"); return -1; }
+    for (int i = 0; i < N; i++) at[i] = -2;
+    at[m->input->id] = -1;
+    active[m->logits->id] = 1;
+    for (int i = N - 1; i >= 0; i--) {
+        nnc_node *x = g->nodes[i];
+        if (!active[i]) continue;
+        for (int k = 0; k < x->n_in; k++) active[x->in[k]->id] = 1;
+    }
+    for (int i = 0; i < N; i++)
+        if (active[i])
+            for (int k = 0; k < g->nodes[i]->n_in; k++) uses[g->nodes[i]->in[k]->id]++;
+    int last = -1;
+    layer *l = NULL;
+#define GFAIL(...) do { snprintf(why, nwhy, __VA_ARGS__); ok = 0; goto out; } while (0)
+#define NEED_INPUT(x) do { int r_ = at[(x)->id]; if (r_ < -1) GFAIL("node %d has no section", (x)->id); \
+        if (r_ != last) { if (r_ == -1) GFAIL("a layer reads the model input after other layers (Darknet cannot refer to the input)"); \
+            layer *rt_ = desc_add(d, L_ROUTE); if (!rt_) GFAIL("out of memory"); rt_->refs[0] = r_; rt_->n_refs = 1; last = d->n - 1; } } while (0)
+#define ADD(t) do { if (!(l = desc_add(d, t))) GFAIL("out of memory"); } while (0)
+    for (int i = 0; i < N; i++) {
+        nnc_node *x = g->nodes[i];
+        if (!active[i] || done[i] || x->op < 0) continue;
+        nnc_node *y = x; /* the node the section's output is */
+        char sc[96];
+        switch (x->op) {
+        case NNC_OP_CONV2D: case NNC_OP_LINEAR: {
+            int conv = x->op == NNC_OP_CONV2D;
+            nnc_node *w = x->in[1];
+            NEED_INPUT(x->in[0]);
+            if (conv) {
+                const int *ca = (const int *)(const void *)x->attrs; /* stride[2], pad[2], dil[2], groups */
+                if (w->out.shape[2] != w->out.shape[3] || ca[2] != ca[3] || ca[4] != ca[5])
+                    GFAIL("conv2d '%s': a non-square kernel, padding or dilation has no [convolutional] form", nnc_node_name(w));
+                ADD(L_CONV);
+                l->size = (int)w->out.shape[2];
+                l->stride[0] = ca[0]; l->stride[1] = ca[1];
+                l->padding = ca[2];
+                l->dilation = ca[4];
+                l->groups = ca[6] ? ca[6] : 1;
+            } else {
+                if (x->in[0]->out.ndim > 2) GFAIL("linear on a spatial input: expected a flatten first");
+                ADD(L_FC);
+            }
+            l->filters = (int)w->out.shape[0];
+            l->bias = x->n_in > 2;
+            snprintf(l->name, sizeof l->name, "%s", param_scope(w, sc, sizeof sc));
+            for (int q = 0; l->name[0] && q < d->n - 1; q++)
+                if (!strcmp(d->l[q].name, l->name)) l->name[0] = 0;
+            if (l->name[0] && (isdigit((unsigned char)l->name[0]) || l->name[0] == '-')) l->name[0] = 0;
+            /* fuse a following batch norm and activation used only here */
+            nnc_node *nx = NULL;
+            for (int j = i + 1; j < N && uses[y->id] == 1; j++)
+                if (active[j] && g->nodes[j]->n_in && g->nodes[j]->in[0] == y) { nx = g->nodes[j]; break; }
+            if (nx && nx->op == NNC_OP_BATCHNORM && nx->n_in == 6 && uses[y->id] == 1) {
+                l->bn = 1;
+                param_scope(nx->in[1], sc, sizeof sc);
+                char def[112];
+                snprintf(def, sizeof def, "%s_bn", l->name);
+                if (strcmp(sc, def)) snprintf(l->bn_name, sizeof l->bn_name, "%s", sc);
+                done[nx->id] = 1;
+                y = nx;
+                nx = NULL;
+                for (int j = y->id + 1; j < N && uses[y->id] == 1; j++)
+                    if (active[j] && g->nodes[j]->n_in && g->nodes[j]->in[0] == y) { nx = g->nodes[j]; break; }
+            }
+            l->act = A_LINEAR;
+            if (nx && uses[y->id] == 1 && act_of(nx) >= 0) {
+                l->act = act_of(nx);
+                done[nx->id] = 1;
+                y = nx;
+            }
+            break;
+        }
+        case NNC_OP_BATCHNORM:
+            if (x->n_in != 6) GFAIL("batchnorm without affine parameters or running statistics has no section");
+            NEED_INPUT(x->in[0]);
+            ADD(L_BN);
+            snprintf(l->name, sizeof l->name, "%s", param_scope(x->in[1], sc, sizeof sc));
+            break;
+        case NNC_OP_MAXPOOL2D: case NNC_OP_AVGPOOL2D: {
+            const nnc_pool2d_opts *po = (const nnc_pool2d_opts *)(const void *)x->attrs;
+            if (po->kernel[0] != po->kernel[1] || po->pad[0] != po->pad[1])
+                GFAIL("%s: a non-square window or padding has no section", nnc_node_op(x));
+            NEED_INPUT(x->in[0]);
+            ADD(x->op == NNC_OP_MAXPOOL2D ? L_MAXPOOL : L_AVGPOOL);
+            l->size = po->kernel[0];
+            l->stride[0] = po->stride[0]; l->stride[1] = po->stride[1];
+            l->padding = 2 * po->pad[0];
+            l->ceil_mode = po->ceil_mode;
+            l->count_include_pad = po->count_include_pad;
+            l->avg_sized = x->op == NNC_OP_AVGPOOL2D;
+            break;
+        }
+        case NNC_OP_GLOBAL_AVGPOOL: NEED_INPUT(x->in[0]); ADD(L_AVGPOOL); break;
+        case NNC_OP_DROPOUT:
+            NEED_INPUT(x->in[0]);
+            ADD(L_DROPOUT);
+            l->p = ((const float *)(const void *)x->attrs)[0];
+            break;
+        case NNC_OP_RESHAPE:
+            if (x->out.ndim != 2) GFAIL("a reshape other than a flatten has no section");
+            NEED_INPUT(x->in[0]);
+            ADD(L_FLATTEN);
+            break;
+        case NNC_OP_ADD: {
+            nnc_node *a = x->in[0], *b = x->in[1];
+            if (at[b->id] == last && at[a->id] != last) { nnc_node *t = a; a = b; b = t; }
+            NEED_INPUT(a);
+            if (at[b->id] < 0) GFAIL("a residual add from the model input has no [shortcut] form");
+            ADD(L_SHORTCUT);
+            l->refs[0] = at[b->id];
+            l->n_refs = 1;
+            l->act = A_LINEAR;
+            nnc_node *nx = NULL;
+            for (int j = i + 1; j < N && uses[x->id] == 1; j++)
+                if (active[j] && g->nodes[j]->n_in && g->nodes[j]->in[0] == x) { nx = g->nodes[j]; break; }
+            if (nx && act_of(nx) >= 0) { l->act = act_of(nx); done[nx->id] = 1; y = nx; }
+            break;
+        }
+        case NNC_OP_CONCAT:
+            if (x->n_in > MAX_REFS) GFAIL("concat of %d inputs (at most %d)", x->n_in, MAX_REFS);
+            ADD(L_ROUTE);
+            for (int k = 0; k < x->n_in; k++) {
+                if (at[x->in[k]->id] < 0) GFAIL("a concat of the model input has no [route] form");
+                l->refs[l->n_refs++] = at[x->in[k]->id];
+            }
+            break;
+        case NNC_OP_LRN: {
+            const lrn_attrs_w *la = (const lrn_attrs_w *)(const void *)x->attrs;
+            NEED_INPUT(x->in[0]);
+            ADD(la->paper_form ? L_NORMALIZATION : L_LRN);
+            l->size = la->size;
+            l->alpha = la->alpha;
+            l->beta = la->beta;
+            l->kappa = la->k;
+            break;
+        }
+        default:
+            if (act_of(x) >= 0) {
+                NEED_INPUT(x->in[0]);
+                ADD(L_ACT);
+                l->act = act_of(x);
+                break;
+            }
+            GFAIL("op '%s' (node %d) has no .cfg section yet", nnc_node_op(x), x->id);
+        }
+        done[i] = 1;
+        last = d->n - 1;
+        at[y->id] = last;
+        if (y != x) at[x->id] = -2;
+    }
+    if (at[m->logits->id] != last) GFAIL("the logits are not the last section");
+    ADD(L_SOFTMAX);
+out:
+#undef GFAIL
+#undef NEED_INPUT
+#undef ADD
+    free(active);
+    free(done);
+    free(uses);
+    free(at);
+    return ok;
+}
+
 nnc_status nnc_model_write_cfg(const char *model, const nnc_model_opts *opts, void *file) {
     if (!model || !file) return nnc_error(NNC_ERR_ARG, "nnc_model_write_cfg: NULL argument");
     desc d;
@@ -992,10 +1272,19 @@ nnc_status nnc_model_write_cfg(const char *model, const nnc_model_opts *opts, vo
     } else {
         int r = zoo_desc(model, opts, &d);
         if (r < 0) { free(d.l); return nnc_error(NNC_ERR_OOM, "out of memory"); }
-        if (!r) {
+        if (!r) { /* any other zoo model: from its graph */
             free(d.l);
-            return nnc_error(NNC_ERR_UNSUPPORTED, "export-cfg: model '%s' cannot be written as a .cfg yet (supported: "
-                             "lenet5, mlp and models read from .cfg files)", model);
+            nnc_model *m = NULL;
+            nnc_status s = nnc_model_build(model, opts, &m);
+            if (s) return s;
+            char why[300] = "";
+            r = graph_desc(m, &d, why, sizeof why);
+            nnc_model_free(m);
+            if (r <= 0) {
+                free(d.l);
+                return nnc_error(r < 0 ? NNC_ERR_OOM : NNC_ERR_UNSUPPORTED, "export-cfg: model '%s' cannot be written as a .cfg: %s",
+                                 model, why);
+            }
         }
     }
     desc_write(&d, (FILE *)file, model);

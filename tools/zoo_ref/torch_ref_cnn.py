@@ -15,7 +15,9 @@ Python that has torch (e.g. /usr/bin/python3, PyTorch 1.13):
                                        diff with `zoo_dump MODEL | sort`
   torch_ref_cnn.py compare MODEL SIZE FILE
                                        FILE written by `zoo_dump MODEL SIZE FILE`;
-                                       compares the eval-mode logits
+                                       compares the eval-mode logits (zoo_dump writes
+                                       text: fine for nin and googlenet*, about 1 GB
+                                       for the 60M-140M parameter AlexNets and VGGs)
 """
 import sys
 import torch, torch.nn as nn, torch.nn.functional as F
