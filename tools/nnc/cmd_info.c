@@ -102,14 +102,14 @@ int cmd_summary(int argc, char **argv) {
 int cmd_models(int argc, char **argv) {
     (void)argv;
     if (argc != 1) return cli_usage_error("models", "takes no arguments");
-    printf("%-10s %12s  %-10s %s\n", "name", "parameters", "input", "description");
+    printf("%-16s %12s  %-10s %s\n", "name", "parameters", "input", "description");
     for (int i = 0; i < nnc_zoo_count(); i++) {
         nnc_model *m = NULL;
         if (nnc_model_build(nnc_zoo_name(i), NULL, &m)) return cli_fail("models", NNC_ERR_STATE);
         char c[32], in[32];
         commas(nnc_graph_n_param_elems(m->g), c, sizeof c);
         snprintf(in, sizeof in, "%lldx%lldx%lld", (long long)m->in_shape[0], (long long)m->in_shape[1], (long long)m->in_shape[2]);
-        printf("%-10s %12s  %-10s %s\n", nnc_zoo_name(i), c, in, nnc_zoo_doc(i));
+        printf("%-16s %12s  %-10s %s\n", nnc_zoo_name(i), c, in, nnc_zoo_doc(i));
         nnc_model_free(m);
     }
     return 0;
