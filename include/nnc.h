@@ -580,6 +580,11 @@ void nnc_dataset_normalize(nnc_dataset *ds, float mean, float std); /* x = (x-me
 /* Copies samples [start, start+n) into a new dataset dst. */
 nnc_status nnc_dataset_take(const nnc_dataset *src, int64_t start, int64_t n, nnc_dataset *dst);
 void nnc_dataset_free(nnc_dataset *ds);
+/* A copy of src fitted to C x H x W: channels replicated (1 -> C) or
+ * averaged (C -> 1); zero padding around the centre when the target is at
+ * least as large, bilinear resizing otherwise. Use after normalization, so
+ * padding means "the data's mean". */
+nnc_status nnc_dataset_adapt(const nnc_dataset *src, int64_t C, int64_t H, int64_t W, nnc_dataset *dst);
 
 /* Batches in a seeded random order. Epoch e is the Fisher-Yates shuffle of the
  * identity, for i = n-1 down to 1 swapping i with j = (r * (i+1)) >> 64 where

@@ -327,6 +327,11 @@ int main(void) {
             co.strict = 1;
             T_CHECK(nnc_model_from_cfg(p, NULL, &co, &m) == NNC_ERR_FORMAT && !m);
             T_CHECK(strstr(nnc_last_error(), ":5: unknown key 'fancy'") != NULL);
+            nnc_model_opts mo = nnc_model_defaults();
+            mo.options = "strict=1";
+            T_CHECK(nnc_model_build(p, &mo, &m) == NNC_ERR_FORMAT && !m);
+            mo.options = "bogus=1";
+            T_CHECK(nnc_model_build(p, &mo, &m) == NNC_ERR_ARG && !m);
             unlink(p);
         }
     }

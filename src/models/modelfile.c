@@ -97,6 +97,7 @@
 #include "nnc.h"
 #include "core/graph.h"
 #include "ops/op.h"
+#include "models/zoo.h"
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -141,6 +142,10 @@ static nnc_status cfg_parse(cfgfile *f, size_t n) {
         char *nl = strchr(p, '\n');
         if (nl) *nl = 0;
         line++;
+        char orig[72];
+        snprintf(orig, sizeof orig, "%s", p);
+        for (char *c = orig; *c; c++)
+            if (*c == '\r' || *c == '\t') *c = ' ';
         /* strip comments after '#', then every whitespace character */
         char *h = strchr(p, '#');
         if (h) *h = 0;
@@ -152,7 +157,7 @@ static nnc_status cfg_parse(cfgfile *f, size_t n) {
             if (*p == '[') {
                 size_t len = strlen(p);
                 if (p[len - 1] != ']' || len < 3)
-                    return ferr(f, line, "section header '%s' is truncated: expected '[name]'", p);
+                    return ferr(f, line, "section header '%s' is truncated: expected '[name]'", orig);
                 p[len - 1] = 0;
                 for (char *c = p + 1; *c; c++) {
                     if (!isalnum((unsigned char)*c) && *c != '_')
@@ -169,8 +174,8 @@ static nnc_status cfg_parse(cfgfile *f, size_t n) {
                 f->s[f->n++] = (sec){p + 1, line, NULL, 0, 0};
             } else {
                 char *eq = strchr(p, '=');
-                if (!f->n) return ferr(f, line, "'%s' before any section: expected a section header, [net] first", p);
-                if (!eq || eq == p) return ferr(f, line, "'%s': expected key=value", p);
+                if (!f->n) return ferr(f, line, "'%s' before any section: expected a section header, [net] first", orig);
+                if (!eq || eq == p) return ferr(f, line, "'%s': expected key=value", orig);
                 if (!eq[1]) return ferr(f, line, "key '%.*s' has no value: expected key=value", (int)(eq - p), p);
                 *eq = 0;
                 for (char *c = p; *c; c++) *c = (char)tolower((unsigned char)*c);
@@ -897,8 +902,14 @@ static nnc_status desc_model(const desc *d, const char *path, const char *name, 
 nnc_status nnc_model_from_cfg(const char *path, const nnc_model_opts *opts, const nnc_cfg_opts *co, nnc_model **out) {
     if (!path || !out) return nnc_error(NNC_ERR_ARG, "nnc_model_from_cfg: NULL argument");
     *out = NULL;
+    static const char *const allowed[] = {"strict", NULL};
+    if (opts && !nnc_model_options_only(opts, allowed)) return nnc_error(NNC_ERR_ARG, "%s: %s", path, nnc_last_error());
+    double strict = 0;
+    if (nnc_model_option(opts, "strict", &strict) < 0) return NNC_ERR_ARG;
+    nnc_cfg_opts c2 = co ? *co : (nnc_cfg_opts){0, NULL, NULL, NULL};
+    if (strict != 0) c2.strict = 1; /* model option "strict=1" (for callers that only pass nnc_model_opts) */
     desc d;
-    nnc_status s = cfg_read(path, co, &d);
+    nnc_status s = cfg_read(path, &c2, &d);
     if (s) return s;
     if (co && co->net) *co->net = d.net;
     s = desc_model(&d, path, path, opts, out);

@@ -7,8 +7,10 @@
 void help_export_cfg(FILE *f) {
     fprintf(f, "usage: nnc export-cfg MODEL [-o FILE] [--input CxHxW] [--classes N] [--dropout P]\n\n"
                "Writes MODEL as a .cfg text model file (Darknet's dialect with nnc's extensions) to standard\n"
-               "output, or to FILE with -o. MODEL is a zoo name (lenet5 and mlp so far) or a .cfg file, which is\n"
-               "written back in canonical form (every key explicit). `nnc train FILE.cfg` builds it again.\n");
+               "output, or to FILE with -o. MODEL is a zoo name or a .cfg file, which is written back in\n"
+               "canonical form (every key explicit). `nnc train FILE.cfg` builds the same graph again, with the\n"
+               "zoo's parameter names. Models with ops that have no section (e.g. the autoencoders' reshapes)\n"
+               "are refused with the op named.\n");
 }
 
 int cmd_export_cfg(int argc, char **argv) {
