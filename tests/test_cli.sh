@@ -40,6 +40,18 @@ for i in 0 1 2; do
     [ -n "$want" ] && [ "$want" = "$got" ] && pass "predict test image $i = eval's class ($got)" || { fail "predict image $i: eval $want predict $got"; cat "$T/err"; }
 done
 
+# --input fits the data to the model; eval rebuilds the model from the weights' input shape
+$NNC train mlp --input 3x32x32 --epochs 1 --limit 1000 --save "$T/mlp32.safetensors" --quiet >"$T/out" 2>"$T/err" \
+    && $NNC eval mlp --weights "$T/mlp32.safetensors" >"$T/eval32" 2>>"$T/err" && grep -q "^test_acc=\|test_acc=" "$T/eval32" \
+    && pass "train --input 3x32x32, eval rebuilds the same input" || { fail "--input"; cat "$T/err"; }
+expect_fail "malformed --input" "CxHxW" $NNC train lenet5 --input 3x32 --epochs 0
+# a Darknet-style cfg model trains and evaluates like a zoo model
+$NNC train tests/cfg/good/lenet.cfg --epochs 1 --limit 2000 --save "$T/cfg.safetensors" --quiet >"$T/out" 2>"$T/err" \
+    && $NNC eval tests/cfg/good/lenet.cfg --weights "$T/cfg.safetensors" >/dev/null 2>>"$T/err" \
+    && pass "train and eval a .cfg model" || { fail ".cfg model"; cat "$T/err"; }
+$NNC export-cfg lenet5 -o "$T/lenet5.cfg" 2>"$T/err" && $NNC summary "$T/lenet5.cfg" 2>>"$T/err" | grep -q "total parameters: 61,706" \
+    && pass "export-cfg lenet5, summary of the file: 61,706" || { fail "export-cfg"; cat "$T/err"; }
+
 # bad input: clear message, non-zero exit
 head -c 1000 "$T/w.safetensors" >"$T/trunc.safetensors"
 expect_fail "truncated weights file" "trunc.safetensors" $NNC eval lenet5 --weights "$T/trunc.safetensors"

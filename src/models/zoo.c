@@ -23,6 +23,8 @@ nnc_node *nnc_zoo_nin(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
 nnc_node *nnc_zoo_googlenet(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
 nnc_node *nnc_zoo_googlenet_paper(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
 /* @@zoo-decl-cnn@@ */
+nnc_node *nnc_zoo_lenet5_1998(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_lenet5_1998_loss(nnc_graph *g, nnc_node *labels, const nnc_model_opts *o); /* eq. 9 MAP loss */
 /* @@zoo-decl-resnet@@ */
 nnc_node *nnc_zoo_resnet18(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
 nnc_node *nnc_zoo_resnet34(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
@@ -71,6 +73,7 @@ static const zoo_entry zoo[] = {
     {"googlenet", "GoogLeNet, torchvision form (conv+BN, 3x3 'branch3'), 6,624,904 params; aux=1 adds aux1/aux2 heads; small inputs: stride-1 conv1, no first pool", 3, 224, 224, 1000, nnc_zoo_googlenet},
     {"googlenet-paper", "GoogLeNet 2014: 5x5 branches, no BN, LRN, 6,998,552 params; aux=1 adds the paper's heads; small inputs: stride-1 conv1, no first pool", 3, 224, 224, 1000, nnc_zoo_googlenet_paper},
     /* @@zoo-entries-cnn@@ */
+    {"lenet5-1998", "LeNet-5 as in LeCun et al. 1998: A tanh(S a) squashing, trainable subsampling, C3 table, RBF output over fixed 7x12 digit bitmaps, MAP loss (eq. 9, option j=1), 60,000 params; 28x28 padded to 32x32", 1, 28, 28, 10, nnc_zoo_lenet5_1998},
     /* @@zoo-entries-resnet@@ */
     {"resnet18", "ResNet-18 (torchvision), BasicBlock 2-2-2-2, 11,689,512 params; stem: conv7x7/2 + maxpool, below 64x64 conv1 stride 1 and no maxpool (option stem=0/1)", 3, 224, 224, 1000, nnc_zoo_resnet18},
     {"resnet34", "ResNet-34 (torchvision), BasicBlock 3-4-6-3, 21,797,672 params; stem: conv7x7/2 + maxpool, below 64x64 conv1 stride 1 and no maxpool (option stem=0/1)", 3, 224, 224, 1000, nnc_zoo_resnet34},
@@ -157,6 +160,15 @@ nnc_status nnc_model_build(const char *name, const nnc_model_opts *opts, nnc_mod
     if (e->build == nnc_zoo_autoencoder || e->build == nnc_zoo_conv_autoencoder) { /* reconstruction of the input */
         m->loss = nnc_mse(m->g, m->logits, m->input, NNC_MEAN);
         m->num_classes = 0; /* no classifier: labels unused (no buffer); nnc_train/nnc_evaluate refuse labelled data */
+    } else if (e->build == nnc_zoo_lenet5_1998) { /* the paper's MAP criterion over the RBF penalties */
+        m->loss = nnc_zoo_lenet5_1998_loss(m->g, m->labels, &o);
+        if (!m->loss && !nnc_graph_status(m->g)) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", nnc_last_error());
+            nnc_status s = nnc_error(NNC_ERR_ARG, "model '%s': %s", name, why);
+            nnc_model_free(m);
+            return s;
+        }
     } else
         m->loss = nnc_cross_entropy(m->g, m->logits, m->labels, NNC_MEAN);
     nnc_graph_loss(m->g, m->loss, 1.0f);

@@ -115,3 +115,61 @@ const char *cli_class_name(int num_classes, int c) {
                                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
     return num_classes == 10 && c >= 0 && c < 10 ? fmnist[c] : "";
 }
+
+int cli_parse_input(const char *s, int64_t *c, int64_t *h, int64_t *w) {
+    long long a, b, d;
+    char tail;
+    if (!s || sscanf(s, "%lldx%lldx%lld%c", &a, &b, &d, &tail) != 3) return 0;
+    if (a < 1 || b < 1 || d < 1 || a > 4096 || b > 16384 || d > 16384) return 0;
+    *c = a;
+    *h = b;
+    *w = d;
+    return 1;
+}
+
+int cli_is_cfg(const char *name) {
+    size_t n = strlen(name);
+    return strchr(name, '/') || (n > 4 && !strcmp(name + n - 4, ".cfg"));
+}
+
+nnc_status cli_fit_data(const nnc_model *m, nnc_dataset *ds) {
+    if (ds->x.shape[1] == m->in_shape[0] && ds->x.shape[2] == m->in_shape[1] && ds->x.shape[3] == m->in_shape[2]) return NNC_OK;
+    nnc_dataset fitted = {0};
+    nnc_status s = nnc_dataset_adapt(ds, m->in_shape[0], m->in_shape[1], m->in_shape[2], &fitted);
+    if (s) return s;
+    nnc_dataset_free(ds);
+    *ds = fitted;
+    return NNC_OK;
+}
+
+nnc_status cli_load_model(const char *name, const char *weights, nnc_model **m) {
+    nnc_model_opts mo = nnc_model_defaults();
+    nnc_safetensors *f = NULL;
+    nnc_status s = nnc_safetensors_open(weights, &f);
+    if (s) return s;
+    const char *in = nnc_safetensors_meta(f, "nnc.input"), *cl = nnc_safetensors_meta(f, "nnc.classes");
+    int64_t c, h, w;
+    if (in && cli_parse_input(in, &c, &h, &w) == 0) {
+        /* the writer uses "C,H,W" */
+        long long a, b, d;
+        char tail;
+        if (sscanf(in, "%lld,%lld,%lld%c", &a, &b, &d, &tail) == 3 && a > 0 && b > 0 && d > 0 && a <= 4096 && b <= 16384 && d <= 16384) {
+            mo.in_channels = (int)a;
+            mo.height = (int)b;
+            mo.width = (int)d;
+        }
+    } else if (in) {
+        mo.in_channels = (int)c;
+        mo.height = (int)h;
+        mo.width = (int)w;
+    }
+    if (cl) {
+        long v = strtol(cl, NULL, 10);
+        if (v > 0 && v < 1000000) mo.num_classes = (int)v;
+    }
+    nnc_safetensors_close(f);
+    if (cli_is_cfg(name)) s = nnc_model_from_cfg(name, &mo, NULL, m);
+    else s = nnc_model_build(name, &mo, m);
+    if (!s) s = nnc_model_load(*m, weights);
+    return s;
+}

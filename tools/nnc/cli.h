@@ -34,6 +34,15 @@ int cli_help_requested(int argc, char **argv);
 int cli_fail(const char *cmd, nnc_status s);
 int cli_usage_error(const char *cmd, const char *fmt, ...);
 const char *cli_class_name(int num_classes, int c);
+/* "3x32x32" -> 3, 32, 32; 0 when malformed. */
+int cli_parse_input(const char *s, int64_t *c, int64_t *h, int64_t *w);
+/* A model argument that names a file rather than a zoo model. */
+int cli_is_cfg(const char *name);
+/* Replaces ds by a copy fitted to the model's input shape, when they differ. */
+nnc_status cli_fit_data(const nnc_model *m, nnc_dataset *ds);
+/* Builds MODEL (zoo name or .cfg) for the input shape and classes recorded in a
+ * weights file, then loads the weights. */
+nnc_status cli_load_model(const char *name, const char *weights, nnc_model **m);
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -21,11 +21,7 @@ void help_predict(FILE *f) {
                "  rank=1 class=9 prob=0.9712 name=Ankle boot\n");
 }
 
-static nnc_status load_model(const char *name, const char *weights, nnc_model **m) {
-    nnc_status s = nnc_model_build(name, NULL, m);
-    if (!s) s = nnc_model_load(*m, weights);
-    return s;
-}
+static nnc_status load_model(const char *name, const char *weights, nnc_model **m) { return cli_load_model(name, weights, m); }
 
 int cmd_eval(int argc, char **argv) {
     cli_args a;
@@ -51,6 +47,9 @@ int cmd_eval(int argc, char **argv) {
     nnc_dataset_free(&train);
     if (!s) {
         nnc_dataset_normalize(&test, m->norm_mean, m->norm_std);
+        s = cli_fit_data(m, &test);
+    }
+    if (!s) {
         pred = malloc((size_t)test.n * sizeof *pred);
         if (!pred) s = nnc_error(NNC_ERR_OOM, "out of memory");
     }

@@ -8,7 +8,8 @@
 
 void help_train(FILE *f) {
     fprintf(f,
-            "usage: nnc train [MODEL] [flags]      (MODEL: a zoo name, default lenet5; see nnc models)\n\n"
+            "usage: nnc train [MODEL] [flags]      (MODEL: a zoo name, default lenet5 (see nnc models),\n"
+            "                                      or a Darknet-style .cfg model file)\n\n"
             "Trains on an IDX data set (Fashion-MNIST by default) and evaluates on its test set after\n"
             "every epoch, printing one line per epoch:\n"
             "  epoch=E train_loss=.. train_acc=.. test_loss=.. test_acc=.. time_s=.. img_per_s=..\n\n"
@@ -53,6 +54,10 @@ void help_train(FILE *f) {
             "  --seed N           seed of initialization, shuffling and dropout (default 0)\n"
             "  --threads N        OpenMP threads (default: all cores)\n"
             "  --limit N          train on the first N training samples only\n"
+            "  --input CxHxW      build the model for this input and fit the data to it (channels\n"
+            "                     replicated, zero padding around the centre, or bilinear resizing);\n"
+            "                     default: the data's own shape (1x28x28 for Fashion-MNIST)\n"
+            "  --strict           .cfg models: unknown keys are errors, not warnings\n"
             "  --save FILE        write the trained weights (safetensors, PyTorch names)\n"
             "  --checkpoint DIR   after every epoch keep weights + training state in DIR\n"
             "  --resume DIR       continue from a checkpoint directory\n"
@@ -126,6 +131,8 @@ int cmd_train(int argc, char **argv) {
     o.seed = (uint64_t)cli_int(&a, "seed", 0, 0, (long long)(~0ull >> 1));
     int threads = (int)cli_int(&a, "threads", 0, 0, 1024);
     long long limit = cli_int(&a, "limit", 0, 0, 1ll << 40);
+    const char *input = cli_str(&a, "input", NULL);
+    int strict = cli_flag(&a, "strict");
     const char *save = cli_str(&a, "save", NULL);
     const char *steps = cli_str(&a, "lr-steps", NULL);
     int is_exp = sched && !strcmp(sched, "exp");
@@ -186,9 +193,26 @@ int cmd_train(int argc, char **argv) {
 
     nnc_model_opts mo = nnc_model_defaults();
     mo.dropout = (float)dropout;
+    int64_t in_c = 0, in_h = 0, in_w = 0;
+    if (input && !cli_parse_input(input, &in_c, &in_h, &in_w))
+        return cli_usage_error("train", "--input '%s' must be CxHxW with positive sizes", input);
     nnc_model *m = NULL;
     nnc_dataset train = {0}, test = {0};
-    nnc_status s = nnc_model_build(pos[0], &mo, &m);
+    /* data first: without --input the model is built for the data's own shape */
+    nnc_status s = nnc_dataset_load_mnist_dir(data, &train, &test);
+    if (!s) {
+        mo.in_channels = (int)(in_c ? in_c : train.x.shape[1]);
+        mo.height = (int)(in_h ? in_h : train.x.shape[2]);
+        mo.width = (int)(in_w ? in_w : train.x.shape[3]);
+        if (cli_is_cfg(pos[0])) {
+            nnc_cfg_opts co = {0};
+            co.strict = strict;
+            s = nnc_model_from_cfg(pos[0], input ? &mo : NULL, &co, &m);
+        } else {
+            if (strict) s = nnc_error(NNC_ERR_ARG, "--strict applies to .cfg model files");
+            else s = nnc_model_build(pos[0], &mo, &m);
+        }
+    }
     if (!s && freeze) { /* comma-separated prefixes; each must match something */
         char buf[1024];
         snprintf(buf, sizeof buf, "%s", freeze);
@@ -196,13 +220,14 @@ int cmd_train(int argc, char **argv) {
             if (nnc_graph_freeze(m->g, tok) == 0)
                 s = nnc_error(NNC_ERR_ARG, "--freeze: no parameter of model '%s' is named '%s...'", m->name, tok);
     }
-    if (!s) s = nnc_dataset_load_mnist_dir(data, &train, &test);
     if (!s && limit && limit < train.n) {
         nnc_dataset sub = {0};
         s = nnc_dataset_take(&train, 0, limit, &sub);
         if (!s) { nnc_dataset_free(&train); train = sub; }
     }
     if (!s) s = nnc_model_normalize_data(m, &train, &test);
+    if (!s) s = cli_fit_data(m, &train);
+    if (!s) s = cli_fit_data(m, &test);
     if (!s) {
         printf("model=%s params=%lld train=%lld test=%lld batch=%lld epochs=%d threads=%d norm_mean=%.4f norm_std=%.4f\n", m->name,
                (long long)nnc_graph_n_param_elems(m->g), (long long)train.n, (long long)test.n, (long long)o.batch, o.epochs,

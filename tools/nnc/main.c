@@ -18,7 +18,7 @@ static const cli_cmd cmds[] = {
 
 static void usage(FILE *f) {
     fprintf(f, "nnc %s -- a deep-learning framework in C\n\nusage: nnc COMMAND [ARGS] (nnc COMMAND --help for details)\n\ncommands:\n", NNC_VERSION);
-    for (int i = 0; i < N_CMDS; i++) fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+    for (int i = 0; i < N_CMDS; i++) fprintf(f, "  %-11s %s\n", cmds[i].name, cmds[i].summary);
 }
 
 int main(int argc, char **argv) {
