@@ -244,9 +244,10 @@ static const char *const darknet_unsupported[] = {"rnn", "gru", "lstm", "crnn", 
                                                   "iseg", "l2norm", "logistic", "contrastive", "implicit_add",
                                                   "implicit_mul", "empty", "silence", "dropblock", NULL};
 
-enum { A_LOGISTIC, A_RELU, A_RELU6, A_LEAKY, A_LINEAR, A_TANH, A_ELU, A_SELU, A_SOFTPLUS, A_HARDTAN, A_SOFTSIGN, A_RAMP, A_COUNT };
+enum { A_LOGISTIC, A_RELU, A_RELU6, A_LEAKY, A_LINEAR, A_TANH, A_ELU, A_SELU, A_SOFTPLUS, A_HARDTAN, A_SOFTSIGN, A_RAMP, A_RRELU, A_PRELU, A_COUNT };
 static const char *const act_names[A_COUNT] = {"logistic", "relu", "relu6", "leaky", "linear", "tanh",
-                                               "elu", "selu", "softplus", "hardtan", "softsign", "ramp"};
+                                               "elu", "selu", "softplus", "hardtan", "softsign", "ramp",
+                                               "rrelu", "prelu"};
 
 #define MAX_REFS 16
 typedef struct layer {
@@ -670,6 +671,12 @@ static nnc_node *apply_act_s(nnc_graph *g, nnc_node *x, int act, const char *sco
     case A_SOFTPLUS: return nnc_softplus(g, x, 1, 20);
     case A_HARDTAN: return nnc_hardtanh(g, x, -1, 1);
     case A_SOFTSIGN: return nnc_softsign(g, x);
+    case A_RRELU: return nnc_rrelu(g, x, 1.0f / 8, 1.0f / 3); /* PyTorch's bounds */
+    case A_PRELU: { /* one learned slope per channel, "<scope>.prelu.weight" */
+        char sn[160];
+        snprintf(sn, sizeof sn, "%s.prelu", scope);
+        return nnc_prelu_layer(g, x, sn, x->out.ndim >= 2 ? x->out.shape[1] : 1);
+    }
     default: return x;
     }
 }
@@ -1076,6 +1083,7 @@ static int act_of(const nnc_node *n) {
     case NNC_OP_TANH: return A_TANH;
     case NNC_OP_SELU: return A_SELU;
     case NNC_OP_SOFTSIGN: return A_SOFTSIGN;
+    case NNC_OP_RRELU: return pa[0] == 1.0f / 8 && pa[1] == 1.0f / 3 ? A_RRELU : -1;
     case NNC_OP_LEAKY_RELU: return pa[0] == 0.1f ? A_LEAKY : -1;
     case NNC_OP_ELU: return pa[0] == 1.0f ? A_ELU : -1;
     case NNC_OP_HARDTANH: return pa[0] == -1.0f && pa[1] == 1.0f ? A_HARDTAN : pa[0] == 0.0f && pa[1] == 6.0f ? A_RELU6 : -1;
