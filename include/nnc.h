@@ -231,6 +231,14 @@ nnc_node *nnc_bce_with_logits(nnc_graph *g, nnc_node *logits, nnc_node *targets,
  * (1 - eps) nll + eps mean_c(-log p_c). */
 nnc_node *nnc_cross_entropy_ls(nnc_graph *g, nnc_node *logits, nnc_node *labels, nnc_reduction r, float label_smoothing);
 
+/* LeCun 1998's squashing f(a) = amplitude tanh(slope a) (1.7159, 2/3). */
+nnc_node *nnc_scaled_tanh(nnc_graph *g, nnc_node *x, float amplitude, float slope);
+/* y = a x + b with constant scalars (no parameters). */
+nnc_node *nnc_scalar_affine(nnc_graph *g, nnc_node *x, float a, float b);
+/* LeNet-5's MAP loss on RBF penalties y [N, classes] (LeCun 1998, eq. 9):
+ * E = y_label + log(exp(-j) + sum_i exp(-y_i)), mean or sum over samples. */
+nnc_node *nnc_rbf_map_loss(nnc_graph *g, nnc_node *penalties, nnc_node *labels, float j, nnc_reduction r);
+
 /* ---- convolution relatives (issue 3) */
 /* @@SECTION ops-conv@@ */
 /* Geometry of a 1-D convolution; zero stride/dilation/groups mean 1. */

@@ -38,6 +38,15 @@
  * sums, so coefficient 1 is the plain average and the squashing sees
  * well-scaled inputs).
  *
+ * Training recipe: the CLI's default (SGD lr 0.05, momentum 0.9, wd 5e-4,
+ * batch 64) diverges with this loss (its penalties start near 84 and their
+ * gradients are O(1) per unit, the tanh units saturate and accuracy stays at
+ * 10%). Use a smaller rate, keeping the rest of the default recipe:
+ *   nnc train lenet5-1998 --epochs 10 --lr 0.003
+ * Measured (1 thread, seed 0): test accuracy 84.4% after epoch 1, 86.2% after
+ * epoch 2 (>= 85% from epoch 2 on), 88.3% after 4, 89.0% after 7; --lr 0.005
+ * gives 84.2, 86.2, 86.5, 86.8, 86.9, 88.3, 88.1% over epochs 1-7.
+ *
  * Input sizes: H x W with 32 - H and 32 - W even and >= 0 are padded to 32x32;
  * larger inputs are used unpadded (C5's output is then larger than 1x1 and F6
  * has more weights). Classes: at most 10 (one bitmap per digit). */

@@ -73,7 +73,7 @@ static const zoo_entry zoo[] = {
     {"googlenet", "GoogLeNet, torchvision form (conv+BN, 3x3 'branch3'), 6,624,904 params; aux=1 adds aux1/aux2 heads; small inputs: stride-1 conv1, no first pool", 3, 224, 224, 1000, nnc_zoo_googlenet},
     {"googlenet-paper", "GoogLeNet 2014: 5x5 branches, no BN, LRN, 6,998,552 params; aux=1 adds the paper's heads; small inputs: stride-1 conv1, no first pool", 3, 224, 224, 1000, nnc_zoo_googlenet_paper},
     /* @@zoo-entries-cnn@@ */
-    {"lenet5-1998", "LeNet-5 as in LeCun et al. 1998: A tanh(S a) squashing, trainable subsampling, C3 table, RBF output over fixed 7x12 digit bitmaps, MAP loss (eq. 9, option j=1), 60,000 params; 28x28 padded to 32x32", 1, 28, 28, 10, nnc_zoo_lenet5_1998},
+    {"lenet5-1998", "LeNet-5 as in LeCun et al. 1998: A tanh(S a) squashing, trainable subsampling, C3 table, RBF output over fixed 7x12 digit bitmaps, MAP loss (eq. 9, option j=1), 60,000 params; 28x28 padded to 32x32; train with --lr 0.003", 1, 28, 28, 10, nnc_zoo_lenet5_1998},
     /* @@zoo-entries-resnet@@ */
     {"resnet18", "ResNet-18 (torchvision), BasicBlock 2-2-2-2, 11,689,512 params; stem: conv7x7/2 + maxpool, below 64x64 conv1 stride 1 and no maxpool (option stem=0/1)", 3, 224, 224, 1000, nnc_zoo_resnet18},
     {"resnet34", "ResNet-34 (torchvision), BasicBlock 3-4-6-3, 21,797,672 params; stem: conv7x7/2 + maxpool, below 64x64 conv1 stride 1 and no maxpool (option stem=0/1)", 3, 224, 224, 1000, nnc_zoo_resnet34},

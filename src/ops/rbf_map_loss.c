@@ -93,7 +93,6 @@ static void rml_backward(nnc_node *n, const nnc_exec *ex) {
     }
 }
 
-nnc_node *nnc_rbf_map_loss(nnc_graph *g, nnc_node *penalties, nnc_node *labels, float j, nnc_reduction r);
 nnc_node *nnc_rbf_map_loss(nnc_graph *g, nnc_node *penalties, nnc_node *labels, float j, nnc_reduction r) {
     if (!g || g->err) return NULL;
     if (r != NNC_MEAN && r != NNC_SUM) return nnc_graph_fail(g, NNC_ERR_ARG, "rbf_map_loss: unknown reduction %d", (int)r);

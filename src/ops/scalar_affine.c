@@ -5,7 +5,6 @@
 #include <math.h>
 NNC_UNARY_OP_P(scalar_affine, SCALAR_AFFINE, "constant scale and shift: y = a x + b", "a, b (constants)", a * x + b, a, 0,
                1e-2, -1.5f, 0.25f)
-nnc_node *nnc_scalar_affine(nnc_graph *g, nnc_node *x, float a, float b);
 nnc_node *nnc_scalar_affine(nnc_graph *g, nnc_node *x, float a, float b) {
     if (!g || g->err) return NULL;
     if (!isfinite(a) || !isfinite(b))

@@ -7,7 +7,6 @@
 NNC_UNARY_OP_P(scaled_tanh, SCALED_TANH, "scaled hyperbolic tangent: y = A tanh(S x) (LeNet-5 squashing: A 1.7159, S 2/3)",
                "amplitude A (nonzero), slope S", a * tanhf(b * x), b * (a - y * y / a), NNC_READS_OUT, 1e-2, 1.7159f,
                0.6666667f)
-nnc_node *nnc_scaled_tanh(nnc_graph *g, nnc_node *x, float amplitude, float slope);
 nnc_node *nnc_scaled_tanh(nnc_graph *g, nnc_node *x, float amplitude, float slope) {
     if (!g || g->err) return NULL;
     if (!(amplitude != 0) || !isfinite(amplitude) || !isfinite(slope))
