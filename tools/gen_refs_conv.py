@@ -18,13 +18,14 @@ references are computed from PyTorch primitives (unfold + einsum; conv2d with
 the packed weights scattered into a zero-filled full weight; broadcasting).
 Files: tests/ref/conv_<case>.safetensors.
 """
-import json
 import os
-import struct
 import sys
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_refs import write_safetensors  # noqa: E402  (one writer for every reference script)
 
 F32, F64 = torch.float32, torch.float64
 CASES = []
@@ -152,36 +153,6 @@ simple_case("channel_affine", 151, "channel_affine", affine_fn)
 
 
 DT = {torch.float32: ("F32", "<f4"), torch.int64: ("I64", "<i8")}
-
-
-def write_safetensors(path, tensors, meta):
-    """8-byte LE header length, JSON header (sorted keys, __metadata__ first),
-    padded with spaces to a multiple of 8, then the data sorted by name."""
-    ts = {}
-    for k, v in tensors.items():
-        v = v.detach()
-        if v.is_floating_point():
-            v = v.to(F32)
-        ts[k] = v.contiguous()
-    order = sorted(ts, key=lambda k: (-ts[k].element_size(), k))
-    header, blobs, off = {}, [], 0
-    for k in order:
-        t = ts[k]
-        raw = t.numpy().astype(DT[t.dtype][1]).tobytes()
-        header[k] = {"dtype": DT[t.dtype][0], "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = {"__metadata__": dict(sorted(meta.items()))}
-    h.update(sorted(header.items()))
-    js = json.dumps(h, separators=(",", ":")).encode()
-    js += b" " * (-len(js) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(js)))
-        f.write(js)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
 
 
 def main():
