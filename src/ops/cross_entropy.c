@@ -13,31 +13,13 @@
 
 typedef struct { int reduction; float smoothing; } ce_attrs;
 
-static nnc_status ce_infer(nnc_node *n) {
-    const nnc_tensor *x = &n->in[0]->out, *y = &n->in[1]->out;
-    char d[160], s1[64], s2[64];
-    if (x->dtype != NNC_F32 || x->ndim != 2)
-        return nnc_error(NNC_ERR_SHAPE, "%s: logits must be f32 [N, classes], got %s", nnc_node_desc(n, d, sizeof d), nnc_shape_str(x, s1, sizeof s1));
-    if ((y->dtype != NNC_I32 && y->dtype != NNC_I64) || y->ndim != 1 || y->shape[0] != x->shape[0])
-        return nnc_error(NNC_ERR_SHAPE, "%s: labels must be i32/i64 [%lld] (one class id per sample), got %s %s", nnc_node_desc(n, d, sizeof d),
-                         (long long)x->shape[0], nnc_dtype_name(y->dtype), nnc_shape_str(y, s2, sizeof s2));
-    n->out.dtype = NNC_F32;
-    n->out.ndim = 1;
-    n->out.shape[0] = 1;
-    return NNC_OK;
-}
-
-static inline int64_t label_at(const nnc_tensor *y, int64_t i) {
-    return y->dtype == NNC_I64 ? ((const int64_t *)y->data)[i] : ((const int32_t *)y->data)[i];
-}
-
 static void ce_forward(nnc_node *n, const nnc_exec *ex) {
     const nnc_tensor *xt = &n->in[0]->out, *yt = &n->in[1]->out;
     int64_t N = xt->shape[0], C = xt->shape[1];
     const float *X = xt->data;
     double total = 0, eps = NNC_ATTRS(n, ce_attrs)->smoothing;
     for (int64_t i = 0; i < N; i++) {
-        int64_t lab = label_at(yt, i);
+        int64_t lab = nnc_label_at(yt, i);
         if (lab < 0 || lab >= C) {
             nnc_error(NNC_ERR_ARG, "cross_entropy: label %lld of sample %lld is outside [0, %lld)", (long long)lab, (long long)i, (long long)C);
             *ex->fault = NNC_ERR_ARG;
@@ -70,7 +52,7 @@ static void ce_backward(nnc_node *n, const nnc_exec *ex) {
     for (int64_t i = 0; i < N; i++) {
         const float *x = X + i * C;
         float *dx = dX + i * C;
-        int64_t lab = label_at(yt, i);
+        int64_t lab = nnc_label_at(yt, i);
         float m = -INFINITY, s = 0;
         for (int64_t c = 0; c < C; c++) m = fmaxf(m, x[c]);
         for (int64_t c = 0; c < C; c++) s += expf(x[c] - m);
@@ -130,5 +112,5 @@ static const nnc_op_case cases[] = {
     {"cross_entropy_label_smoothing0.2_C6", 4, 1e-2, 2e-3, 1e-4, 6, case_ls},
 };
 const nnc_op_desc nnc_op_cross_entropy = {"cross_entropy", "softmax cross-entropy with integer labels (mean or sum), optional label smoothing", "reduction, label_smoothing (default 0)",
-                                          ce_infer, ce_forward, ce_backward, NULL, NULL,
+                                          nnc_class_loss_infer, ce_forward, ce_backward, NULL, NULL,
                                           NNC_READS_IN(0) | NNC_READS_IN(1), cases, 3, NULL};

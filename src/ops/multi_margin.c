@@ -11,24 +11,6 @@
 
 typedef struct { int reduction; float margin; int paper; } mm_attrs;
 
-static nnc_status mm_infer(nnc_node *n) {
-    const nnc_tensor *x = &n->in[0]->out, *y = &n->in[1]->out;
-    char d[160], s1[64], s2[64];
-    if (x->dtype != NNC_F32 || x->ndim != 2)
-        return nnc_error(NNC_ERR_SHAPE, "%s: logits must be f32 [N, classes], got %s", nnc_node_desc(n, d, sizeof d), nnc_shape_str(x, s1, sizeof s1));
-    if ((y->dtype != NNC_I32 && y->dtype != NNC_I64) || y->ndim != 1 || y->shape[0] != x->shape[0])
-        return nnc_error(NNC_ERR_SHAPE, "%s: labels must be i32/i64 [%lld] (one class id per sample), got %s %s", nnc_node_desc(n, d, sizeof d),
-                         (long long)x->shape[0], nnc_dtype_name(y->dtype), nnc_shape_str(y, s2, sizeof s2));
-    n->out.dtype = NNC_F32;
-    n->out.ndim = 1;
-    n->out.shape[0] = 1;
-    return NNC_OK;
-}
-
-static inline int64_t label_at(const nnc_tensor *y, int64_t i) {
-    return y->dtype == NNC_I64 ? ((const int64_t *)y->data)[i] : ((const int32_t *)y->data)[i];
-}
-
 static void mm_forward(nnc_node *n, const nnc_exec *ex) {
     const mm_attrs *a = NNC_ATTRS(n, mm_attrs);
     const nnc_tensor *xt = &n->in[0]->out, *yt = &n->in[1]->out;
@@ -36,7 +18,7 @@ static void mm_forward(nnc_node *n, const nnc_exec *ex) {
     const float *X = xt->data;
     double total = 0;
     for (int64_t i = 0; i < N; i++) {
-        int64_t lab = label_at(yt, i);
+        int64_t lab = nnc_label_at(yt, i);
         if (lab < 0 || lab >= C) {
             nnc_error(NNC_ERR_ARG, "multi_margin: label %lld of sample %lld is outside [0, %lld)", (long long)lab, (long long)i, (long long)C);
             *ex->fault = NNC_ERR_ARG;
@@ -70,7 +52,7 @@ static void mm_backward(nnc_node *n, const nnc_exec *ex) {
     for (int64_t i = 0; i < N; i++) {
         const float *x = X + i * C;
         float *dx = dX + i * C;
-        int64_t lab = label_at(yt, i);
+        int64_t lab = nnc_label_at(yt, i);
         float dlab = 0;
         for (int64_t c = 0; c < C; c++) {
             float d = 0;
@@ -111,5 +93,5 @@ static const nnc_op_case cases[] = {
     {"multi_margin_paper_sum_C4", 3, 1e-3, 2e-3, 1e-4, 4, case_paper},
 };
 const nnc_op_desc nnc_op_multi_margin = {"multi_margin", "multi-class hinge loss (PyTorch MultiMarginLoss, / C; paper form without / C)",
-                                         "reduction, margin (default 1), paper_form", mm_infer, mm_forward, mm_backward, NULL, NULL,
+                                         "reduction, margin (default 1), paper_form", nnc_class_loss_infer, mm_forward, mm_backward, NULL, NULL,
                                          NNC_READS_IN(0) | NNC_READS_IN(1), cases, 2, NULL};

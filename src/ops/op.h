@@ -74,6 +74,12 @@ static inline void nnc_out_like(nnc_node *n, const nnc_tensor *t, nnc_dtype dt) 
     n->out.ndim = t->ndim;
     for (int i = 0; i < t->ndim; i++) n->out.shape[i] = t->shape[i];
 }
+/* Class losses (cross-entropy, multi-margin, LeNet's MAP): scores f32
+ * [N, classes] and labels i32/i64 [N] give a scalar [1] (class_loss.c). */
+nnc_status nnc_class_loss_infer(nnc_node *n);
+static inline int64_t nnc_label_at(const nnc_tensor *y, int64_t i) {
+    return y->dtype == NNC_I64 ? ((const int64_t *)y->data)[i] : ((const int32_t *)y->data)[i];
+}
 /* "node 'conv1' (conv2d)" for messages. */
 const char *nnc_node_desc(const nnc_node *n, char *buf, size_t size);
 #define NNC_ATTRS(n, T) ((T *)(void *)(n)->attrs)

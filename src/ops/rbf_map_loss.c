@@ -15,26 +15,6 @@
 
 typedef struct { int reduction; float j; } rml_attrs;
 
-static nnc_status rml_infer(nnc_node *n) {
-    const nnc_tensor *x = &n->in[0]->out, *y = &n->in[1]->out;
-    char d[160], s1[64], s2[64];
-    if (x->dtype != NNC_F32 || x->ndim != 2)
-        return nnc_error(NNC_ERR_SHAPE, "%s: penalties must be f32 [N, classes], got %s", nnc_node_desc(n, d, sizeof d),
-                         nnc_shape_str(x, s1, sizeof s1));
-    if ((y->dtype != NNC_I32 && y->dtype != NNC_I64) || y->ndim != 1 || y->shape[0] != x->shape[0])
-        return nnc_error(NNC_ERR_SHAPE, "%s: labels must be i32/i64 [%lld] (one class id per sample), got %s %s",
-                         nnc_node_desc(n, d, sizeof d), (long long)x->shape[0], nnc_dtype_name(y->dtype),
-                         nnc_shape_str(y, s2, sizeof s2));
-    n->out.dtype = NNC_F32;
-    n->out.ndim = 1;
-    n->out.shape[0] = 1;
-    return NNC_OK;
-}
-
-static inline int64_t rml_label(const nnc_tensor *y, int64_t i) {
-    return y->dtype == NNC_I64 ? ((const int64_t *)y->data)[i] : ((const int32_t *)y->data)[i];
-}
-
 /* log(exp(-j) + sum exp(-y_i)) and the shift m; s receives the shifted sum. */
 static double rml_lse(const float *y, int64_t C, double j, double *m_out, double *s_out) {
     double m = -j;
@@ -53,7 +33,7 @@ static void rml_forward(nnc_node *n, const nnc_exec *ex) {
     const rml_attrs *a = NNC_ATTRS(n, rml_attrs);
     double total = 0;
     for (int64_t i = 0; i < N; i++) {
-        int64_t lab = rml_label(yt, i);
+        int64_t lab = nnc_label_at(yt, i);
         if (lab < 0 || lab >= C) {
             nnc_error(NNC_ERR_ARG, "rbf_map_loss: label %lld of sample %lld is outside [0, %lld)", (long long)lab, (long long)i,
                       (long long)C);
@@ -82,7 +62,7 @@ static void rml_backward(nnc_node *n, const nnc_exec *ex) {
     for (int64_t i = 0; i < N; i++) {
         const float *x = X + i * C;
         float *dx = dX + i * C;
-        int64_t lab = rml_label(yt, i);
+        int64_t lab = nnc_label_at(yt, i);
         double m, s;
         rml_lse(x, C, a->j, &m, &s);
         for (int64_t c = 0; c < C; c++) {
@@ -136,5 +116,5 @@ static const nnc_op_case cases[] = {
 };
 const nnc_op_desc nnc_op_rbf_map_loss = {"rbf_map_loss",
                                          "LeNet-5 MAP loss over RBF penalties: y[D] + log(exp(-j) + sum_i exp(-y[i])) (mean or sum)",
-                                         "j (positive constant), reduction", rml_infer, rml_forward, rml_backward, NULL, NULL,
+                                         "j (positive constant), reduction", nnc_class_loss_infer, rml_forward, rml_backward, NULL, NULL,
                                          NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL};
