@@ -24,9 +24,12 @@ nnc_node *nnc_unary_case_p(nnc_graph *g, int op, float a, float b);
     const float y = ((reads) & NNC_READS_OUT) ? Y[i] : 0.0f;                                      \
     (void)x; (void)y
 
-#define NNC_UNARY_OP(stem, ENUM, doc, fwd, bwd, reads, case_eps)                                  \
+/* The forward and backward kernels of a unary op; PRELUDE declares what
+ * fwd/bwd may use besides x and y (the attribute floats, or nothing). */
+#define NNC_UNARY_KERNELS_(stem, fwd, bwd, reads, PRELUDE)                                        \
     static void stem##_forward(nnc_node *n, const nnc_exec *ex) {                                 \
         (void)ex;                                                                                  \
+        PRELUDE                                                                                    \
         const float *X = n->in[0]->out.data;                                                       \
         float *Y = n->out.data;                                                                    \
         int64_t cnt = nnc_numel(&n->out);                                                          \
@@ -35,6 +38,7 @@ nnc_node *nnc_unary_case_p(nnc_graph *g, int op, float a, float b);
     }                                                                                              \
     static void stem##_backward(nnc_node *n, const nnc_exec *ex) {                                \
         (void)ex;                                                                                  \
+        PRELUDE                                                                                    \
         const float *X = n->in[0]->out.data, *Y = n->out.data, *dY = n->grad.data;                 \
         float *dX = n->in[0]->grad.data;                                                           \
         int64_t cnt = nnc_numel(&n->out);                                                          \
@@ -47,7 +51,15 @@ nnc_node *nnc_unary_case_p(nnc_graph *g, int op, float a, float b);
             _Pragma("omp parallel for simd schedule(static) if (cnt > 262144)")                    \
             for (int64_t i = 0; i < cnt; i++) { NNC_UNARY_XY_(reads); dX[i] = dY[i] * (bwd); }     \
         }                                                                                          \
-    }                                                                                              \
+    }
+
+#define NNC_UNARY_NO_ATTRS_
+#define NNC_UNARY_AB_ATTRS_                                                                        \
+    const float a = NNC_ATTRS(n, nnc_unary_p_attrs)->a, b = NNC_ATTRS(n, nnc_unary_p_attrs)->b;    \
+    (void)a; (void)b;
+
+#define NNC_UNARY_OP(stem, ENUM, doc, fwd, bwd, reads, case_eps)                                  \
+    NNC_UNARY_KERNELS_(stem, fwd, bwd, reads, NNC_UNARY_NO_ATTRS_)                                 \
     static nnc_node *stem##_case(nnc_graph *g) {                                                   \
         return nnc_unary_case(g, NNC_OP_##ENUM, 3, (const int64_t[]){3, 5, 7});                   \
     }                                                                                              \
@@ -62,32 +74,7 @@ nnc_node *nnc_unary_case_p(nnc_graph *g, int op, float a, float b);
  * (each op has its own parameter list); the gradient-check case uses a = A,
  * b = B. */
 #define NNC_UNARY_OP_P(stem, ENUM, doc, attrs_doc, fwd, bwd, reads, case_eps, A, B)                \
-    static void stem##_forward(nnc_node *n, const nnc_exec *ex) {                                 \
-        (void)ex;                                                                                  \
-        const float a = NNC_ATTRS(n, nnc_unary_p_attrs)->a, b = NNC_ATTRS(n, nnc_unary_p_attrs)->b; \
-        (void)a; (void)b;                                                                          \
-        const float *X = n->in[0]->out.data;                                                       \
-        float *Y = n->out.data;                                                                    \
-        int64_t cnt = nnc_numel(&n->out);                                                          \
-        _Pragma("omp parallel for simd schedule(static) if (cnt > 262144)")                        \
-        for (int64_t i = 0; i < cnt; i++) { float x = X[i]; Y[i] = (fwd); }                        \
-    }                                                                                              \
-    static void stem##_backward(nnc_node *n, const nnc_exec *ex) {                                \
-        (void)ex;                                                                                  \
-        const float a = NNC_ATTRS(n, nnc_unary_p_attrs)->a, b = NNC_ATTRS(n, nnc_unary_p_attrs)->b; \
-        (void)a; (void)b;                                                                          \
-        const float *X = n->in[0]->out.data, *Y = n->out.data, *dY = n->grad.data;                 \
-        float *dX = n->in[0]->grad.data;                                                           \
-        int64_t cnt = nnc_numel(&n->out);                                                          \
-        (void)X; (void)Y;                                                                          \
-        if (n->accum[0]) {                                                                         \
-            _Pragma("omp parallel for simd schedule(static) if (cnt > 262144)")                    \
-            for (int64_t i = 0; i < cnt; i++) { NNC_UNARY_XY_(reads); dX[i] += dY[i] * (bwd); }    \
-        } else {                                                                                   \
-            _Pragma("omp parallel for simd schedule(static) if (cnt > 262144)")                    \
-            for (int64_t i = 0; i < cnt; i++) { NNC_UNARY_XY_(reads); dX[i] = dY[i] * (bwd); }     \
-        }                                                                                          \
-    }                                                                                              \
+    NNC_UNARY_KERNELS_(stem, fwd, bwd, reads, NNC_UNARY_AB_ATTRS_)                                 \
     static nnc_node *stem##_case(nnc_graph *g) { return nnc_unary_case_p(g, NNC_OP_##ENUM, (A), (B)); } \
     static const nnc_op_case stem##_cases[] = {{#stem "_3x5x7", 2, case_eps, 2e-3, 1e-4, 0, stem##_case}}; \
     const nnc_op_desc nnc_op_##stem = {#stem, doc, attrs_doc, nnc_unary_infer, stem##_forward,   \
