@@ -71,7 +71,7 @@ check:
 	$(MAKE) SAN=1 test
 
 test: tests
-	@NNC=$(BUILD)/nnc sh tests/run.sh $(TEST_BIN) tests/test_cli.sh
+	@NNC=$(BUILD)/nnc sh tests/run.sh $(TEST_BIN) tests/test_cli.sh tests/test_reliability.sh tests/test_bad_cli.sh tests/test_seq_cli.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -88,3 +88,66 @@ clean:
 
 .PHONY: all check test tests install clean
 -include $(OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# ---------------------------------------------------------------- reliability
+# Fuzzing (libFuzzer; clang with ASan + UBSan): `make fuzz` builds one harness
+# per loader (tests/fuzz/fuzz_*.c) into $(FUZZ_BUILD); `make fuzz-run` runs
+# each for FUZZ_SECONDS over its seed corpus (tests/fuzz/corpus/<name>, whose
+# files are also regression inputs) and fails on the first crash, leak or UB.
+# New inputs go to $(FUZZ_BUILD)/corpus/<name>, not into the tree; a
+# tests/fuzz/<name>.dict, where there is one, is the harness's dictionary.
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build-fuzz/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Wno-pass-failed -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -fopenmp -Iinclude -Isrc -MMD -MP
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_OBJ := $(SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/libnnc.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_BUILD)/libnnc.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libnnc.a $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+
+fuzz-run: fuzz
+	@set -e; for b in $(FUZZ_BIN); do \
+	    h=$${b##*/fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$h $(FUZZ_BUILD)/crash/$$h; \
+	    d=; [ -f tests/fuzz/$$h.dict ] && d=-dict=tests/fuzz/$$h.dict; \
+	    echo "fuzz: $$h for $(FUZZ_SECONDS) s"; \
+	    OMP_WAIT_POLICY=passive ASAN_OPTIONS=detect_leaks=1 $$b $$d -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	        -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crash/$$h/ \
+	        $(FUZZ_BUILD)/corpus/$$h tests/fuzz/corpus/$$h 2>$(FUZZ_BUILD)/$$h.log \
+	        || { tail -n 60 $(FUZZ_BUILD)/$$h.log; echo "fuzz: $$h FAILED (input in $(FUZZ_BUILD)/crash/$$h/)"; exit 1; }; \
+	    grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(FUZZ_BUILD)/$$h.log | sed "s/^/fuzz: $$h /"; \
+	done
+
+.PHONY: fuzz fuzz-run
+-include $(FUZZ_OBJ:.o=.d)
+
+# Static analysis: cppcheck over the library and the CLI; any finding fails.
+# False positives are listed, each with its reason, in tests/cppcheck.supp.
+CPPCHECK ?= cppcheck
+lint:
+	$(CPPCHECK) --enable=warning,portability,performance --std=c11 --inline-suppr --quiet --error-exitcode=1 \
+	    -D__GNUC__ -D_GNU_SOURCE -Iinclude -Isrc --suppress=missingIncludeSystem \
+	    --suppressions-list=tests/cppcheck.supp --template='{file}:{line}: {severity} ({id}): {message}' src tools
+
+# Valgrind memcheck over a 200-step LeNet-5 training run (tests/valgrind_train.sh)
+# in a build without AVX-512, which Valgrind cannot decode: -march=x86-64-v2
+# (SSE4.2, no FMA, which Valgrind emulates slowly) for nnc's own code, and
+# oneDNN's JIT held to SSE4.1 (ONEDNN_MAX_CPU_ISA, see the script).
+VG_BUILD ?= build-vg
+valgrind:
+	$(MAKE) BUILD=$(VG_BUILD) NATIVE=0 OPT="-O2 -g -march=x86-64-v2" $(VG_BUILD)/nnc
+	sh tests/valgrind_train.sh $(VG_BUILD)/nnc
+
+.PHONY: lint valgrind

@@ -187,7 +187,11 @@ nnc_node *nnc_batchnorm(nnc_graph *g, nnc_node *x, nnc_node *gamma, nnc_node *be
                         nnc_node *running_mean, nnc_node *running_var,
                         nnc_node *num_batches_tracked, float eps, float momentum);
 
-/* Losses produce a scalar. labels: i32 or i64 class ids, one per sample. */
+/* Losses produce a scalar. nnc_cross_entropy: softmax cross-entropy over
+ * logits [N, C] with labels [N], or per step over logits [N, T, C] with
+ * labels [N, T] (the mean is over all N*T rows); labels are i32 or i64 class
+ * ids in [0, C). For padded sequences use nnc_cross_entropy_seq (an ignore
+ * index). nnc_mse: mean (or sum) of (pred - target)^2, equal shapes. */
 nnc_node *nnc_cross_entropy(nnc_graph *g, nnc_node *logits, nnc_node *labels, nnc_reduction r);
 nnc_node *nnc_mse(nnc_graph *g, nnc_node *pred, nnc_node *target, nnc_reduction r);
 
@@ -331,7 +335,7 @@ const char *nnc_op_doc(int i);
 const char *nnc_op_attrs(int i);
 
 /* ------------------------------------------------------------- node access */
-nnc_tensor *nnc_node_value(nnc_node *n); /* valid after compile */
+nnc_tensor *nnc_node_value(nnc_node *n); /* shape from build (batch 1); data after compile */
 nnc_tensor *nnc_node_grad(nnc_node *n);  /* NULL data unless it has a gradient */
 const char *nnc_node_name(const nnc_node *n);
 const char *nnc_node_op(const nnc_node *n);
@@ -392,6 +396,39 @@ void nnc_graph_set_lr(nnc_graph *g, float lr);
 nnc_status nnc_graph_init_params(nnc_graph *g);
 /* Re-draws every parameter from its initializer with the graph's seed. */
 nnc_status nnc_graph_reset_params(nnc_graph *g);
+
+/* @@SECTION ops-seq@@ */
+/* ---- sequence ops (issue 5). Sequences are batch-first: x f32 [N, T, F];
+ * token ids i32/i64 [N, T]; lengths i32 [N] with values in 1..T. */
+/* Lookup table (PyTorch nn.Embedding): ids [N, ...] and weight [V, E] give
+ * f32 [N, ..., E]. Rows of padding_idx get no gradient (-1: none). An id
+ * outside [0, V) stops the run (NNC_ERR_ARG naming the node and position). */
+nnc_node *nnc_embedding(nnc_graph *g, nnc_node *ids, nnc_node *weight, int64_t padding_idx);
+/* Creates "<name>.weight" [vocab, dim] ~ N(0, 1) (PyTorch's init). */
+nnc_node *nnc_embedding_layer(nnc_graph *g, nnc_node *ids, const char *name, int64_t vocab, int64_t dim);
+/* ids [N, ...] -> f32 [N, ..., classes] one-hot vectors (no gradient). */
+nnc_node *nnc_one_hot(nnc_graph *g, nnc_node *ids, int64_t classes);
+/* x.narrow(axis, start, length): axis >= 1 (never the batch), negative
+ * counts from the end; the range must lie inside the axis. */
+nnc_node *nnc_slice(nnc_graph *g, nnc_node *x, int axis, int64_t start, int64_t length);
+/* torch.cat along any non-batch axis (negative counts from the end);
+ * nnc_concat is axis 1. */
+nnc_node *nnc_concat_axis(nnc_graph *g, int n, nnc_node *const *xs, int axis);
+/* One vector per sequence: x [N, T, F] -> [N, F]. The step len-1 (LAST),
+ * step 0 (FIRST), the mean or the max (gradient to the first argmax) over the
+ * first len steps. lengths i32/i64 [N] in 1..T, or NULL (every length T). */
+typedef enum nnc_seq_pool_mode { NNC_SEQ_LAST = 0, NNC_SEQ_FIRST, NNC_SEQ_MEAN, NNC_SEQ_MAX } nnc_seq_pool_mode;
+nnc_node *nnc_seq_pool(nnc_graph *g, nnc_node *x, nnc_node *lengths, nnc_seq_pool_mode mode);
+/* Time-distributed linear (PyTorch nn.Linear on [N, T, I]): over the last
+ * dim only, [N, ..., I] -> [N, ..., O]. The layer's parameters and init are
+ * nnc_linear_layer's. */
+nnc_node *nnc_linear_seq(nnc_graph *g, nnc_node *x, nnc_node *w, nnc_node *b);
+nnc_node *nnc_linear_seq_layer(nnc_graph *g, nnc_node *x, const char *name, int64_t out, int bias);
+/* Cross-entropy over [N, C] scores with labels [N], or per step over
+ * [N, T, C] with labels [N, T]. Labels equal to ignore_index (PyTorch's
+ * default -100) contribute nothing; the mean divides by the number of the
+ * other labels (all ignored: loss 0, zero gradient). */
+nnc_node *nnc_cross_entropy_seq(nnc_graph *g, nnc_node *logits, nnc_node *labels, nnc_reduction r, int64_t ignore_index);
 
 /* ---- optimizers, schedules, regularization, initialization (issue 3) */
 /* @@SECTION optim@@ */
@@ -502,6 +539,57 @@ float nnc_rand_uniform(uint64_t seed, uint64_t stream, uint64_t counter); /* [0,
 float nnc_rand_normal(uint64_t seed, uint64_t stream, uint64_t counter);
 
 /* ------------------------------------------------ safetensors (src/io) */
+/* @@SECTION rnn@@ */
+/* ----------------------------------------------------------- recurrent layers
+ * Sequences are batch-first: x f32 [N, T, features]. Cells follow PyTorch's
+ * equations, gate order (LSTM i f g o, GRU r z n with a separate b_hn) and
+ * parameter shapes. lengths: i32/i64 [N] in 1..T (NULL: all T); at steps
+ * t >= length the state is carried and the output is zero, as with
+ * PyTorch's packed sequences. */
+typedef enum nnc_rnn_cell { NNC_RNN_TANH = 0, NNC_RNN_RELU, NNC_LSTM, NNC_GRU } nnc_rnn_cell;
+enum { NNC_RNN_EMIT_SEQ = 1, NNC_RNN_EMIT_STATE = 2 };
+/* One layer, one direction, fused (one GEMM for all input projections, the
+ * time loop inside). Output along axis 1: the sequence [N, T, H] if emit has
+ * NNC_RNN_EMIT_SEQ, then h_n (and c_n for LSTM) [N, 1, H] each if it has
+ * NNC_RNN_EMIT_STATE. b_ih/b_hh both or neither; lengths, h0 [N, H] and
+ * c0 [N, H] (LSTM) may be NULL. */
+nnc_node *nnc_rnn(nnc_graph *g, nnc_rnn_cell cell, nnc_node *x, nnc_node *w_ih, nnc_node *w_hh, nnc_node *b_ih, nnc_node *b_hh,
+                  nnc_node *lengths, nnc_node *h0, nnc_node *c0, int reverse, int emit);
+
+typedef struct nnc_rnn_opts {
+    nnc_rnn_cell cell;
+    int64_t hidden;
+    int layers;          /* stacked layers; 0 means 1 */
+    int bidirectional;   /* outputs of both directions concatenated: [N, T, 2H] */
+    int no_bias;
+    float dropout;       /* on the outputs of every layer but the last, in training */
+    nnc_node *lengths;   /* or NULL */
+    nnc_node *h0, *c0;   /* f32 [N, layers * directions, H] (PyTorch's h0 batch-first), or NULL */
+    int want_state;      /* also return h_n (and c_n) [N, layers * directions, H] */
+} nnc_rnn_opts;
+typedef struct nnc_rnn_out { nnc_node *y, *h_n, *c_n; } nnc_rnn_out;
+/* torch.nn.RNN/LSTM/GRU(batch_first=True): parameters "<name>.weight_ih_l0",
+ * "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "..._l0_reverse", ... so a
+ * PyTorch state dict loads unchanged; initialized U(+-1/sqrt(hidden)). */
+nnc_rnn_out nnc_rnn_layer(nnc_graph *g, nnc_node *x, const char *name, const nnc_rnn_opts *o);
+
+/* A character (byte) corpus for language models (src/data/text.c): a file,
+ * or a directory whose regular files (not hidden, not *.dat / *.u8) are
+ * concatenated in sorted name order, e.g. /usr/share/games/fortunes.
+ * ids[i] < vocab; byte_of maps ids back, id_of bytes to ids (-1: absent). */
+typedef struct nnc_text {
+    uint8_t *ids;
+    int64_t n;
+    int vocab;
+    uint8_t byte_of[256];
+    int16_t id_of[256];
+} nnc_text;
+nnc_status nnc_text_load(const char *path, nnc_text **out);
+/* Re-maps t to a given vocabulary (a trained model's); a byte outside it is
+ * an error naming its offset. */
+nnc_status nnc_text_set_vocab(nnc_text *t, const uint8_t *bytes, int vocab);
+void nnc_text_free(nnc_text *t);
+
 /* @@SECTION io@@ */
 /* Writes tensors to a safetensors file (the Hugging Face format): an 8-byte
  * little-endian header length N, then N bytes of compact JSON
@@ -648,6 +736,9 @@ nnc_model_opts nnc_model_defaults(void);
 /* Builds a zoo model ("mlp", "lenet5"); unknown names list the known ones. */
 nnc_status nnc_model_build(const char *name, const nnc_model_opts *opts, nnc_model **out);
 void nnc_model_free(nnc_model *m);
+/* A zoo model's own default optimizer and learning rate, where its documented
+ * recipe differs from the default W1 one: returns 1 and fills them, else 0. */
+int nnc_model_recipe(const char *name, nnc_optim_kind *kind, float *lr);
 int nnc_zoo_count(void);
 const char *nnc_zoo_name(int i);
 const char *nnc_zoo_doc(int i);
@@ -679,6 +770,10 @@ typedef struct nnc_cfg_opts {
  * Errors: NNC_ERR_IO (unreadable), NNC_ERR_FORMAT "file:line: what was
  * expected", NNC_ERR_UNSUPPORTED (a Darknet section or geometry nnc lacks). */
 nnc_status nnc_model_from_cfg(const char *path, const nnc_model_opts *opts, const nnc_cfg_opts *co, nnc_model **out);
+/* The same from n bytes of text in memory (need not be NUL-terminated);
+ * name (NULL: "<memory>") stands for the file in messages. */
+nnc_status nnc_model_from_cfg_mem(const char *text, size_t n, const char *name, const nnc_model_opts *opts,
+                                  const nnc_cfg_opts *co, nnc_model **out);
 /* Writes a .cfg (to a FILE *) for a zoo model (lenet5, mlp) or a .cfg file
  * (canonical form, every key explicit); others are NNC_ERR_UNSUPPORTED. */
 nnc_status nnc_model_write_cfg(const char *model, const nnc_model_opts *opts, void *file);
@@ -698,8 +793,26 @@ typedef struct nnc_train_opts {
     nnc_optim optim;
     uint64_t seed;           /* initialization, shuffling, dropout */
     int shuffle;
-    const char *checkpoint_dir; /* after every epoch: model.safetensors + train_state.safetensors */
-    const char *resume_dir;     /* continue from a checkpoint directory */
+    const char *checkpoint_dir; /* model.safetensors + train_state.safetensors, see save_every */
+    const char *resume_dir;     /* continue from a checkpoint directory, exactly (see nnc_checkpoint_save_pos) */
+    /* Checkpoints (with checkpoint_dir): after every save_every epochs (default 1;
+     * 0: none by epoch) and every save_every_steps training steps (0: none), and
+     * always after the last epoch. A save is atomic; a kill at any moment leaves
+     * the previous checkpoint loadable. */
+    int save_every;
+    int64_t save_every_steps;
+    /* Reliability (docs/RELIABILITY.md). deterministic: exact OpenMP thread
+     * count (no dynamic teams) and oneDNN kernels capped at AVX2, so runs on
+     * machines with and without AVX-512 choose the same kernels; must be set
+     * before the process's first computation (NNC_ERR_STATE otherwise).
+     * detect_anomaly: after every op of every step, forward outputs and
+     * gradients are checked for NaN/Inf (nnc_graph_set_detect_anomaly).
+     * max_memory: refuse to start (NNC_ERR_OOM) when parameters, gradients,
+     * optimizer state, activations and workspace need more bytes than this
+     * (0: the machine's physical memory). */
+    int deterministic;
+    int detect_anomaly;
+    uint64_t max_memory;
     /* Per-epoch learning-rate schedule (nnc_lr_at) of optim.lr. Default:
      * multistep, milestones {8, 12} (1-based epochs), gamma 0.1: runs of up
      * to 7 epochs are exactly W1's constant-rate recipe. */
@@ -736,6 +849,37 @@ nnc_status nnc_evaluate(nnc_model *m, const nnc_dataset *ds, int64_t batch, doub
 /* Checkpoint directory: weights + optimizer buffers, epoch, step, counters. */
 nnc_status nnc_checkpoint_save(nnc_model *m, const char *dir, int epoch);
 nnc_status nnc_checkpoint_load(nnc_model *m, const char *dir, int *epoch);
+/* Where a training run stands, so a resumed run continues as if never
+ * stopped. Randomness is counter-based, so its whole state is (graph seed,
+ * step counter) for dropout and (data_seed, epoch) for shuffling. */
+typedef struct nnc_train_pos {
+    int epoch;           /* completed epochs */
+    int64_t batch;       /* batches done in the current epoch (0 at an epoch boundary) */
+    int64_t batch_size, train_samples; /* a mid-epoch resume must see the same */
+    uint64_t data_seed;  /* shuffling and the validation split */
+    double loss_sum;     /* the current epoch's running sums, for its report */
+    int64_t correct, seen;
+} nnc_train_pos;
+/* DIR/model.safetensors (weights, loads in PyTorch) and
+ * DIR/train_state.safetensors (the flat parameter block, optimizer buffers,
+ * state buffers, and pos as metadata), each written atomically, the training
+ * state last. Resuming reads parameters from the training state, so a kill
+ * between the two renames still resumes exactly. Stale temporary files of
+ * killed writers are removed. */
+nnc_status nnc_checkpoint_save_pos(nnc_model *m, const char *dir, const nnc_train_pos *pos);
+nnc_status nnc_checkpoint_load_pos(nnc_model *m, const char *dir, nnc_train_pos *pos);
+/* Checks every op's forward output and every gradient its backward writes for
+ * NaN/Inf, stopping at the first with NNC_ERR_NUMERIC naming the node, its op,
+ * the direction and the step (and graph inputs before the forward). Off by
+ * default; when off it costs one branch per node. */
+void nnc_graph_set_detect_anomaly(nnc_graph *g, int on);
+/* Bytes a training run of this model would allocate (parameter block, state,
+ * the largest planned arena and workspace of the training and evaluation
+ * plans, early-stopping copies); no allocation. */
+nnc_status nnc_train_memory(nnc_model *m, const nnc_dataset *train, const nnc_dataset *test, const nnc_train_opts *o,
+                            uint64_t *bytes);
+/* The machine's physical memory in bytes (sysconf), 0 if unknown. */
+uint64_t nnc_physical_memory(void);
 
 #ifdef __cplusplus
 }

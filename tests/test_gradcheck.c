@@ -7,8 +7,9 @@
 #include <string.h>
 
 /* Fills every input: normal floats (away from ReLU/max kinks by chance),
- * integers in [0, int_range). */
+ * integers in [0, int_range), or in [1, -int_range] when it is negative. */
 static void fill_inputs(nnc_graph *g, int int_range, uint64_t seed) {
+    const int64_t lo = int_range < 0 ? 1 : 0, span = int_range < 0 ? -int_range : int_range > 0 ? int_range : 3;
     for (int i = 0; i < g->n_inputs; i++) {
         nnc_node *n = g->inputs[i];
         if (n->order < 0) continue;
@@ -17,8 +18,8 @@ static void fill_inputs(nnc_graph *g, int int_range, uint64_t seed) {
             uint64_t r = nnc_rand_u64(seed, (uint64_t)i, (uint64_t)j);
             switch (n->out.dtype) {
             case NNC_F32: ((float *)n->out.data)[j] = nnc_rand_normal(seed, 100 + (uint64_t)i, (uint64_t)j); break;
-            case NNC_I32: ((int32_t *)n->out.data)[j] = (int32_t)(r % (uint64_t)(int_range > 0 ? int_range : 3)); break;
-            case NNC_I64: ((int64_t *)n->out.data)[j] = (int64_t)(r % (uint64_t)(int_range > 0 ? int_range : 3)); break;
+            case NNC_I32: ((int32_t *)n->out.data)[j] = (int32_t)(lo + (int64_t)(r % (uint64_t)span)); break;
+            case NNC_I64: ((int64_t *)n->out.data)[j] = lo + (int64_t)(r % (uint64_t)span); break;
             default: break;
             }
         }

@@ -598,18 +598,26 @@ static void small_net_step(int threads, float *y_out, float *dx_out, float *dw_o
     nnc_graph_free(g);
 }
 
+/* Same thread count: bit-identical run to run. 1 vs 2 threads: oneDNN's
+ * convolution weight gradient splits its reduction by thread, so results
+ * agree to rounding only (docs/RELIABILITY.md). */
 static void test_threads_and_allocs(void) {
-    T_CASE("conv/BN/pool step: no heap allocation, same results on 1 and 2 threads") {
+    T_CASE("conv/BN/pool step: no heap allocation, bit-identical per thread count, close across 1 and 2 threads") {
         int saved = nnc_get_threads();
-        static float y1[54], y2[54], dx1[9 * 3 * 144], dx2[9 * 3 * 144], dw1[8 * 27], dw2[8 * 27];
-        long a1, a2;
-        small_net_step(1, y1, dx1, dw1, &a1);
-        small_net_step(2, y2, dx2, dw2, &a2);
+        static float y[4][54], dx[4][9 * 3 * 144], dw[4][8 * 27];
+        long al[4];
+        for (int r = 0; r < 4; r++) small_net_step(1 + r / 2, y[r], dx[r], dw[r], &al[r]);
         nnc_set_threads(saved);
-        T_CHECKF(a1 == 0 && a2 == 0, "forward+backward allocated %ld and %ld times", a1, a2);
-        T_CHECKF(memcmp(y1, y2, sizeof y1) == 0, "outputs differ between 1 and 2 threads (max diff %g)", max_diff(y1, y2, 54));
-        T_CHECKF(memcmp(dx1, dx2, sizeof dx1) == 0, "dx differs between 1 and 2 threads (max diff %g)", max_diff(dx1, dx2, 9 * 3 * 144));
-        T_CHECKF(memcmp(dw1, dw2, sizeof dw1) == 0, "conv dw differs between 1 and 2 threads (max diff %g)", max_diff(dw1, dw2, 8 * 27));
+        T_CHECKF(al[0] == 0 && al[2] == 0, "forward+backward allocated %ld and %ld times", al[0], al[2]);
+        for (int t = 0; t < 2; t++) {
+            const int a = 2 * t, b = 2 * t + 1;
+            T_CHECKF(!memcmp(y[a], y[b], sizeof y[a]) && !memcmp(dx[a], dx[b], sizeof dx[a]) && !memcmp(dw[a], dw[b], sizeof dw[a]),
+                     "%d thread(s): two runs differ (y %g, dx %g, dw %g)", t + 1, max_diff(y[a], y[b], 54),
+                     max_diff(dx[a], dx[b], 9 * 3 * 144), max_diff(dw[a], dw[b], 8 * 27));
+        }
+        t_close("y, 2 vs 1 threads", y[2], y[0], 54, 1e-5, 1e-6);
+        t_close("dx, 2 vs 1 threads", dx[2], dx[0], 9 * 3 * 144, 1e-5, 1e-6);
+        t_close("dw, 2 vs 1 threads", dw[2], dw[0], 8 * 27, 1e-4, 1e-5);
     }
 }
 

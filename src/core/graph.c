@@ -14,6 +14,7 @@ nnc_graph *nnc_graph_new(void) {
 
 static void free_node(nnc_node *n) {
     if (!n) return;
+    if (n->kcache) n->kcache->release(n->kcache);
     free(n->in);
     free(n->accum);
     free(n->name);

@@ -44,6 +44,10 @@ typedef struct nnc_exec {
                            sets *fault = status after nnc_error(); the run stops */
 } nnc_exec;
 
+/* Kernel-private state an op keeps across steps (oneDNN primitives of its
+ * plans); the op creates it, the graph calls release when freeing the node. */
+typedef struct nnc_kcache { void (*release)(struct nnc_kcache *k); } nnc_kcache;
+
 struct nnc_node {
     int id;              /* creation index */
     int op;              /* nnc_op_id; -1 for leaves */
@@ -62,6 +66,7 @@ struct nnc_node {
     int order;           /* position in the current plan's order, -1 if inactive */
     const float *seed;   /* gradcheck: gradient seeded into this output */
     int n_consumers;     /* within the current plan (set at compile) */
+    nnc_kcache *kcache;  /* op-private cache, NULL until the op makes one */
 };
 
 /* One compiled plan: per node shapes and arena offsets for a batch size and mode. */
@@ -120,6 +125,7 @@ struct nnc_graph {
     size_t ws_cap;
     float loss_value;
     int seed_outputs;    /* gradcheck: outputs get seeded gradients (part of the plan key) */
+    int detect_anomaly;  /* run.c: NaN/Inf check after every op (nnc_graph_set_detect_anomaly) */
 };
 
 /* An input's declared per-sample shape, kept in its attrs. */

@@ -1,9 +1,56 @@
 /* run.c -- executing a compiled plan: forward, backward, optimizer step.
- * Nothing here allocates: every buffer was placed at compile time. */
+ * Nothing here allocates: every buffer was placed at compile time. With
+ * detect_anomaly on, every op's forward output and every gradient its
+ * backward writes is scanned for NaN/Inf, and the run stops at the first,
+ * naming the node; off, it costs one branch per node. */
 #include "core/graph.h"
 #include "ops/op.h"
 #include <math.h>
 #include <string.h>
+
+void nnc_graph_set_detect_anomaly(nnc_graph *g, int on) {
+    if (g) g->detect_anomaly = on ? 1 : 0;
+}
+
+/* Index of the first NaN/Inf of an f32 tensor, -1 if none (or not f32). */
+static int64_t first_nonfinite(const nnc_tensor *t) {
+    if (t->dtype != NNC_F32 || !t->data) return -1;
+    const float *p = t->data;
+    int64_t cnt = nnc_tensor_numel(t);
+    for (int64_t i = 0; i < cnt; i++)
+        if (!isfinite(p[i])) return i;
+    return -1;
+}
+
+static const char *nonfinite_name(float v) { return isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf"; }
+
+/* Forward: a graph input before the pass, or an op's output after its kernel. */
+static nnc_status check_forward(const nnc_graph *g, const nnc_node *n) {
+    int64_t i = first_nonfinite(&n->out);
+    if (i < 0) return NNC_OK;
+    char d[160];
+    const char *v = nonfinite_name(((const float *)n->out.data)[i]);
+    if (n->op < 0)
+        return nnc_error(NNC_ERR_NUMERIC, "anomaly at step %llu: %s holds %s at element %lld before the forward pass",
+                         (unsigned long long)g->step + 1, nnc_node_desc(n, d, sizeof d), v, (long long)i);
+    return nnc_error(NNC_ERR_NUMERIC, "anomaly at step %llu: forward of %s produced %s at output element %lld",
+                     (unsigned long long)g->step + 1, nnc_node_desc(n, d, sizeof d), v, (long long)i);
+}
+
+/* Backward: the gradients of n's inputs, which n's backward just wrote or added to. */
+static nnc_status check_backward(const nnc_graph *g, const nnc_node *n) {
+    for (int j = 0; j < n->n_in; j++) {
+        const nnc_node *in = n->in[j];
+        if (!nnc_needs_grad(in)) continue;
+        int64_t i = first_nonfinite(&in->grad);
+        if (i < 0) continue;
+        char d[160], e[160];
+        return nnc_error(NNC_ERR_NUMERIC, "anomaly at step %llu: backward of %s produced %s in the gradient of its input %d, %s, at element %lld",
+                         (unsigned long long)g->step + 1, nnc_node_desc(n, d, sizeof d),
+                         nonfinite_name(((const float *)in->grad.data)[i]), j, nnc_node_desc(in, e, sizeof e), (long long)i);
+    }
+    return NNC_OK;
+}
 
 static nnc_exec exec_ctx(const nnc_graph *g) {
     nnc_exec x = {0};
@@ -24,9 +71,19 @@ nnc_status nnc_graph_forward(nnc_graph *g) {
     x.fault = &fault;
     for (int k = 0; k < p->n_order; k++) {
         nnc_node *n = p->order[k];
-        if (n->op < 0) continue;
+        if (n->op < 0) {
+            if (g->detect_anomaly && (n->flags & NNC_NODE_INPUT)) {
+                nnc_status s = check_forward(g, n);
+                if (s) return s;
+            }
+            continue;
+        }
         nnc_ops[n->op].forward(n, &x);
         if (fault) return (nnc_status)fault;
+        if (g->detect_anomaly) {
+            nnc_status s = check_forward(g, n);
+            if (s) return s;
+        }
     }
     float loss = 0;
     for (int i = 0; i < g->n_losses; i++) {
@@ -63,6 +120,10 @@ nnc_status nnc_graph_backward(nnc_graph *g) {
         if (n->op < 0 || !nnc_needs_grad(n)) continue;
         nnc_ops[n->op].backward(n, &x);
         if (fault) return (nnc_status)fault;
+        if (g->detect_anomaly) {
+            nnc_status s = check_backward(g, n);
+            if (s) return s;
+        }
     }
     return NNC_OK;
 }

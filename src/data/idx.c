@@ -29,6 +29,14 @@ static const char *idx_type_name(int t) {
     return "unknown";
 }
 
+/* zlib's message without the "<fd:N>: " it puts first for a gzdopen'd file
+ * (the caller names the file). */
+static const char *idx_gzerror(gzFile gz, int *zerr) {
+    const char *m = gzerror(gz, zerr);
+    const char *c = m[0] == '<' ? strstr(m, ">: ") : NULL;
+    return c ? c + 3 : m;
+}
+
 /* Reads up to len bytes; *got is what arrived. Fails only on a stream error
  * (a short read at the end of the data is the caller's to judge). */
 static nnc_status idx_read(gzFile gz, const char *path, unsigned char *buf, size_t len, size_t *got) {
@@ -38,7 +46,7 @@ static nnc_status idx_read(gzFile gz, const char *path, unsigned char *buf, size
         int r = gzread(gz, buf + *got, (unsigned)want);
         if (r < 0) {
             int zerr = 0;
-            const char *msg = gzerror(gz, &zerr);
+            const char *msg = idx_gzerror(gz, &zerr);
             if (zerr == Z_ERRNO)
                 return nnc_error(NNC_ERR_IO, "%s: read error after %zu bytes: %s", path, *got, strerror(errno));
             return nnc_error(NNC_ERR_FORMAT, "%s: corrupt gzip stream after %zu bytes: %s", path, *got, msg);
@@ -48,7 +56,7 @@ static nnc_status idx_read(gzFile gz, const char *path, unsigned char *buf, size
     }
     if (*got < len) { /* zlib reports a cut-off compressed stream only through gzerror */
         int zerr = 0;
-        const char *msg = gzerror(gz, &zerr);
+        const char *msg = idx_gzerror(gz, &zerr);
         if (zerr != Z_OK)
             return nnc_error(NNC_ERR_FORMAT, "%s: corrupt gzip stream after %zu bytes: %s", path, *got, msg);
     }

@@ -224,6 +224,21 @@ static int st_write_all(int fd, const void *p, uint64_t n) {
     return 0;
 }
 
+/* Fault injection for the kill-during-save test (tests/test_reliability.sh):
+ * with NNC_FAULT_SAVE_STALL=BYTES in the environment, the write of n bytes at
+ * offset `at` of a temporary file writes only up to byte BYTES, syncs, and
+ * pauses forever, so a SIGKILL lands inside the save every time. A file
+ * smaller than BYTES is written normally. Unset, it costs one getenv per write. */
+static void st_fault_stall(int fd, uint64_t at, const void *p, uint64_t n) {
+    const char *e = getenv("NNC_FAULT_SAVE_STALL");
+    if (!e || !*e) return;
+    uint64_t stop = strtoull(e, NULL, 10);
+    if (at + n < stop) return;
+    if (stop > at) (void)st_write_all(fd, p, stop - at);
+    (void)fsync(fd);
+    for (;;) pause();
+}
+
 /* Makes a completed rename durable; file systems that cannot sync a directory say EINVAL. */
 static nnc_status st_sync_dir(const char *path) {
     const char *slash = strrchr(path, '/');
@@ -295,12 +310,18 @@ nnc_status nnc_safetensors_write(const char *path, int n, const char *const *nam
     }
     unsigned char len8[8];
     for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)h.len >> (8 * k));
-    if (st_write_all(fd, len8, 8) || st_write_all(fd, h.p, h.len)) {
+    st_fault_stall(fd, 0, len8, 8);
+    int werr = st_write_all(fd, len8, 8);
+    if (!werr) st_fault_stall(fd, 8, h.p, h.len);
+    if (werr || st_write_all(fd, h.p, h.len)) {
         s = nnc_error(NNC_ERR_IO, "%s: cannot write the header to '%s': %s", path, tmp, strerror(errno));
         goto done;
     }
+    uint64_t at = 8 + (uint64_t)h.len; /* file offset, for the fault hook */
     for (int k = 0; k < n; k++) {
         int i = order[k];
+        st_fault_stall(fd, at, tensors[i].data, bytes[i]);
+        at += bytes[i];
         if (bytes[i] && st_write_all(fd, tensors[i].data, bytes[i])) {
             s = nnc_error(NNC_ERR_IO, "%s: cannot write tensor '%s' to '%s': %s", path, names[i], tmp,
                           strerror(errno));

@@ -31,9 +31,10 @@ nnc_status nnc_model_load(nnc_model *m, const char *path) {
         char *e1, *e2;
         fm = strtof(mean, &e1);
         fs = strtof(std, &e2);
-        if (*e1 || *e2 || !(fs > 0)) {
+        if (*e1 || *e2 || !(fs > 0)) { /* the message first: mean and std live in f */
+            s = nnc_error(NNC_ERR_FORMAT, "%s: bad normalization metadata (mean '%s', std '%s')", path, mean, std);
             nnc_safetensors_close(f);
-            return nnc_error(NNC_ERR_FORMAT, "%s: bad normalization metadata (mean '%s', std '%s')", path, mean, std);
+            return s;
         }
     }
     char model_name[64] = "";

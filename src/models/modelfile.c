@@ -22,7 +22,7 @@
  *                    groups (1), dilation (1), batch_normalize (0: then the
  *                    conv has no bias and a batch norm follows), activation.
  *   [connected]      output (1), activation, batch_normalize. A spatial input
- *                    is flattened first.
+ *                    is read flattened (nnc_linear flattens it: no reshape).
  *   [maxpool]        size (stride), stride (1), padding (size-1, total): the
  *                    output is (H + padding - size)/stride + 1 with the window
  *                    starting at -padding/2, exactly Darknet. nnc's maxpool2d
@@ -32,9 +32,31 @@
  *                    (e.g. size=2 stride=1) are refused as unsupported.
  *   [avgpool]        global average pooling.
  *   [dropout]        probability (0.5).
- *   [softmax], [cost] mark the end: the logits are the layer before; nnc's
- *                    model always adds softmax cross-entropy. groups,
- *                    temperature, type, scale are accepted and ignored.
+ *   [softmax], [cost] mark the end: the logits are the layer before. The
+ *                    loss is softmax cross-entropy over the labels unless
+ *                    [cost] says otherwise (nnc's reading of Darknet's type=):
+ *                    type=sse target=input is the MSE reconstruction of the
+ *                    input (the output, C*H*W values, is reshaped to [C,H,W];
+ *                    the model has 0 classes, as the zoo's autoencoders);
+ *                    type=map (j=1) is LeNet-1998's MAP criterion over the
+ *                    penalties of the [rbf] right before. target= is labels
+ *                    (default) or input. groups, temperature, scale and any
+ *                    other type are accepted and ignored.
+ *   [lstm], [gru], [rnn] nnc_rnn_layer: torch.nn.LSTM/GRU/RNN, batch-first.
+ *                    output (1; Darknet's name for the hidden units), layers
+ *                    (1), bidirectional (0; outputs concatenated, 2*output),
+ *                    dropout (0; between layers), bias (1), activation ([rnn]
+ *                    only: tanh (default) or relu), pool (none: the sequence
+ *                    [T, output] goes on; last, first, mean, max: nnc_seq_pool
+ *                    over time, many-to-one). The input sequence: an image
+ *                    [C,H,W] is read as H steps of C*W features (a plain
+ *                    reshape, as the zoo's seqmnist), a vector [F] as one
+ *                    step, a sequence as it is. Darknet's [rnn] is another
+ *                    construct (three connected layers per step, logistic by
+ *                    default, with hidden= and batch_normalize=); its keys that
+ *                    map (output, activation) are read, the others (hidden,
+ *                    batch_normalize, shortcut, ...) warn (fail when strict).
+ *                    Darknet's [lstm]/[gru] keys other than output likewise.
  *   [route]          layers= list; concat along channels (one: identity).
  *   [shortcut]       from=, activation (linear): out = prev + from. A `from`
  *                    larger by an integer stride s is sampled every s pixels
@@ -54,24 +76,32 @@
  *                    testing; nnc's data pipeline does the cropping or padding,
  *                    and flip/angle/saturation/exposure are ignored with a note).
  *   Extensions: [convolutional]/[connected] bias=0|1 (default: no bias with
- *   batch_normalize) and bn_name= (the batch norm's scope); [maxpool]
+ *   batch_normalize) and bn_name= (the batch norm's scope);
+ *   [convolutional]/[connected]/[conv_table] init=default|lecun98 (LeCun 1998
+ *   appendix A: weights and biases U(+-2.4/F), F the unit's fan-in; for a
+ *   table the mean over its output maps); [maxpool]
  *   ceil_mode=1 (PyTorch's, with an even padding); [avgpool] size= (then a
  *   windowed average pool: stride, padding (total, even), ceil_mode,
  *   count_include_pad [1]); [flatten]; [lrn] (PyTorch LocalResponseNorm: size, alpha, beta, k),
  *   [groupnorm] (groups, eps), [layernorm] (eps; over C,H,W),
  *   [subsampling] (size; LeNet's trainable average pool; activation linear),
  *   [conv_table] (filters, size, table=lenet5|full, activation linear),
- *   [rbf] (output; prototypes are zeros and fixed), [activation]
- *   (activation= alone), and name= on any section.
+ *   [rbf] (output, prototypes=zeros|lenet5: fixed, a state; lenet5 is the
+ *   7x12 digit bitmaps of lenet5-1998, 84 inputs and at most 10 outputs; the
+ *   section's output is minus the penalties, so the nearest prototype is the
+ *   predicted class), [activation] (activation= alone), and name= on any
+ *   section.
  *
  * Activations: logistic (the default), relu, relu6, leaky (slope 0.1),
  * linear, tanh, elu, selu, softplus, hardtan (clamp to [-1,1]), softsign, ramp
  * (Darknet's x>0 ? 1.1x : 0.1x, as 1.1 leaky(x, 1/11) with the 1.1 in a state
- * "<scope>.ramp_scale").
+ * "<scope>.ramp_scale"); nnc's rrelu, prelu and scaled_tanh (LeCun 1998's
+ * 1.7159 tanh(2x/3)).
  *
  * Parameter names: "<scope>.weight", "<scope>.bias" where the scope is the
  * section's name= or "<index>_<kind>" with kind conv, fc, local, bn, gn, ln,
- * sub, table, rbf; the batch norm of a batch_normalize=1 section is
+ * sub, table, rbf, lstm, gru, rnn (recurrent: torch's "<scope>.weight_ih_l0",
+ * ..., "_reverse"); the batch norm of a batch_normalize=1 section is
  * "<scope>_bn" ("0_conv.weight", "0_bn.running_mean" for an unnamed first
  * section; "conv1.weight", "conv1_bn.weight" for name=conv1).
  *
@@ -84,16 +114,25 @@
  *
  * The writer prints every key explicitly (canonical form) from the resolved
  * layers, so parse -> write -> parse gives the identical graph. Zoo models:
- * lenet5 and mlp are written as plain Darknet sections; any other model is
- * written by walking its graph (graph_desc: conv2d [+ batchnorm] [+ activation]
+ * lenet5 and mlp are written as Darknet sections (and a [flatten] before the
+ * first [connected], as the zoo has); any other model, or a built one given
+ * to nnc_cfg_write_model (internal: tests), is written by walking its graph (graph_desc: conv2d [+ batchnorm] [+ activation]
  * -> [convolutional], linear -> [connected], add -> [shortcut], concat ->
  * [route], pools, dropout, flatten, LRN, standalone batch norms and
- * activations), with [route] inserted where a layer does not read the
- * previous one. Parameter scopes become name=/bn_name=, so the rebuilt graph
- * has the same ops, shapes and parameter names as the zoo's (weights files
- * load into either). Ops without a section (a reshape other than a flatten,
- * the LeNet-1998 layers, ...) are refused with NNC_ERR_UNSUPPORTED naming the
- * op. */
+ * activations, avgpool + channel_affine -> [subsampling], conv2d_table ->
+ * [conv_table], rbf + negation -> [rbf], the rnn/concat/dropout nodes of an
+ * nnc_rnn_layer [+ seq_pool] -> [lstm]/[gru]/[rnn], the loss -> [softmax] or
+ * [cost]), with [route] inserted where a layer does not read the previous
+ * one; the reshapes a recurrent section or target=input imply are dropped.
+ * Parameter scopes become name=/bn_name=, so the rebuilt graph has the same
+ * ops, shapes and parameter names as the zoo's (weights files load into
+ * either, and give the same outputs). Every zoo model is written. Ops
+ * without a section (another reshape, a concat along an axis other than
+ * channels, an rnn with lengths or initial states, ...) are refused with
+ * NNC_ERR_UNSUPPORTED naming the op. Initializers are not written, except
+ * init=lecun98 where the graph has it (lenet5-1998: the same seed then draws
+ * the same initial weights); the zoo's other custom initializers (Kaiming,
+ * normal) become the layers' defaults. */
 #include "nnc.h"
 #include "core/graph.h"
 #include "ops/op.h"
@@ -231,25 +270,34 @@ static float get_float(const cfgfile *f, sec *s, const char *key, float def, dou
 
 /* ---------------------------------------------------------- resolved layers */
 enum { L_CONV, L_FC, L_MAXPOOL, L_AVGPOOL, L_DROPOUT, L_SOFTMAX, L_COST, L_ROUTE, L_SHORTCUT, L_BN, L_NORMALIZATION,
-       L_LRN, L_LOCAL, L_GN, L_LN, L_SUB, L_TABLE, L_RBF, L_ACT, L_CROP, L_FLATTEN, L_COUNT };
+       L_LRN, L_LOCAL, L_GN, L_LN, L_SUB, L_TABLE, L_RBF, L_ACT, L_CROP, L_FLATTEN, L_LSTM, L_GRU, L_RNN, L_COUNT };
 static const char *const sec_names[L_COUNT] = {"convolutional", "connected", "maxpool", "avgpool", "dropout", "softmax",
                                                "cost", "route", "shortcut", "batchnorm", "normalization", "lrn", "local",
-                                               "groupnorm", "layernorm", "subsampling", "conv_table", "rbf", "activation", "crop", "flatten"};
+                                               "groupnorm", "layernorm", "subsampling", "conv_table", "rbf", "activation", "crop", "flatten",
+                                               "lstm", "gru", "rnn"};
 static const char *const scope_kind[L_COUNT] = {"conv", "fc", NULL, NULL, NULL, NULL, NULL, NULL, "shortcut", "bn", NULL,
-                                                NULL, "local", "gn", "ln", "sub", "table", "rbf", "act", NULL, NULL};
+                                                NULL, "local", "gn", "ln", "sub", "table", "rbf", "act", NULL, NULL,
+                                                "lstm", "gru", "rnn"};
 /* Darknet sections nnc cannot build. */
-static const char *const darknet_unsupported[] = {"rnn", "gru", "lstm", "crnn", "conv_lstm", "history",
+static const char *const darknet_unsupported[] = {"crnn", "conv_lstm", "history",
                                                   "deconvolutional", "deconv", "yolo", "region", "detection", "reorg",
                                                   "reorg3d", "upsample", "sam", "scale_channels", "gaussian_yolo",
                                                   "iseg", "l2norm", "logistic", "contrastive", "implicit_add",
                                                   "implicit_mul", "empty", "silence", "dropblock", NULL};
 
-enum { A_LOGISTIC, A_RELU, A_RELU6, A_LEAKY, A_LINEAR, A_TANH, A_ELU, A_SELU, A_SOFTPLUS, A_HARDTAN, A_SOFTSIGN, A_RAMP, A_RRELU, A_PRELU, A_COUNT };
+enum { A_LOGISTIC, A_RELU, A_RELU6, A_LEAKY, A_LINEAR, A_TANH, A_ELU, A_SELU, A_SOFTPLUS, A_HARDTAN, A_SOFTSIGN, A_RAMP, A_RRELU, A_PRELU,
+       A_STANH, A_COUNT };
 static const char *const act_names[A_COUNT] = {"logistic", "relu", "relu6", "leaky", "linear", "tanh",
                                                "elu", "selu", "softplus", "hardtan", "softsign", "ramp",
-                                               "rrelu", "prelu"};
+                                               "rrelu", "prelu", "scaled_tanh"};
 
 #define MAX_REFS 16
+/* recurrent pool= (P_NONE keeps the sequence; the others are nnc_seq_pool's modes + 1) */
+enum { P_NONE, P_LAST, P_FIRST, P_MEAN, P_MAX, P_COUNT };
+static const char *const pool_names[P_COUNT] = {"none", "last", "first", "mean", "max"};
+/* the model's loss: softmax cross-entropy over labels, MSE reconstruction of
+ * the input ([cost] type=sse target=input), LeNet-1998's MAP criterion */
+enum { LOSS_CE, LOSS_MSE_INPUT, LOSS_MAP };
 typedef struct layer {
     int type, line;
     char name[96];
@@ -260,10 +308,15 @@ typedef struct layer {
     int bias;             /* conv/connected: -1 = default (!bn) */
     char bn_name[96];     /* conv/connected: scope of the batch norm ("" = "<scope>_bn") */
     int ceil_mode, count_include_pad, avg_sized; /* pooling extensions */
+    int layers, bidir, pool; /* recurrent: stacked layers, 2 directions, pool (P_*); p = dropout; filters = output */
+    int protos;              /* rbf: prototypes, 0 zeros, 1 lenet5 */
+    int init98;              /* conv/connected/conv_table: init=lecun98 */
 } layer;
 
 typedef struct desc {
     int c, h, w;
+    int loss, loss_line; /* LOSS_*, and the [cost] line that chose it (0: none) */
+    float loss_j;        /* LOSS_MAP's constant j */
     nnc_cfg_net net;
     layer *l;
     int n, cap;
@@ -404,29 +457,125 @@ static void warn_no_notes(const char *msg, void *user) {
     if (!strstr(msg, ": note: ")) warn_stderr(msg, user);
 }
 
-/* Reads the file into the resolved description d (no graph yet). */
-static nnc_status cfg_read(const char *path, const nnc_cfg_opts *co, desc *d) {
-    memset(d, 0, sizeof *d);
-    cfgfile f = {path, path, NULL, NULL, 0, 0};
+/* Reads the file into a NUL-terminated buffer (*n bytes before the NUL). */
+static nnc_status cfg_load(const char *path, char **out, size_t *n_out) {
     FILE *fp = fopen(path, "rb");
     if (!fp) return nnc_error(NNC_ERR_IO, "%s: cannot open the model file", path);
     size_t cap = 4096, n = 0;
-    f.buf = malloc(cap + 1);
-    while (f.buf) {
-        size_t r = fread(f.buf + n, 1, cap - n, fp);
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n, fp);
         n += r;
         if (n < cap) break;
-        if (cap > (64u << 20)) { fclose(fp); free(f.buf); return nnc_error(NNC_ERR_FORMAT, "%s:1: over 64 MiB: expected a text model file", path); }
+        if (cap > (64u << 20)) { fclose(fp); free(buf); return nnc_error(NNC_ERR_FORMAT, "%s:1: over 64 MiB: expected a text model file", path); }
         cap *= 2;
-        char *nb = realloc(f.buf, cap + 1);
-        if (!nb) { free(f.buf); f.buf = NULL; break; }
-        f.buf = nb;
+        char *nb = realloc(buf, cap + 1);
+        if (!nb) { free(buf); buf = NULL; break; }
+        buf = nb;
     }
     int rerr = ferror(fp);
     fclose(fp);
-    if (!f.buf) return nnc_error(NNC_ERR_OOM, "out of memory");
-    if (rerr) { free(f.buf); return nnc_error(NNC_ERR_IO, "%s: read error", path); }
-    f.buf[n] = 0;
+    if (!buf) return nnc_error(NNC_ERR_OOM, "out of memory");
+    if (rerr) { free(buf); return nnc_error(NNC_ERR_IO, "%s: read error", path); }
+    buf[n] = 0;
+    *out = buf;
+    *n_out = n;
+    return NNC_OK;
+}
+
+/* [cost] (nnc's reading; Darknet's type= is otherwise ignored): the default
+ * target=labels is the classifier's softmax cross-entropy; type=sse with
+ * target=input is the MSE reconstruction of the input (autoencoders);
+ * type=map is LeNet-1998's MAP criterion over the [rbf] penalties (j=). */
+static nnc_status parse_cost(const cfgfile *f, sec *s, desc *d) {
+    nnc_status st = NNC_OK;
+    kv *t = find(s, "type"), *tg = find(s, "target");
+    get_float(f, s, "scale", 1, 0, 1e6, &st);
+    if (st) return st;
+    if (tg && strcmp(tg->val, "labels") && strcmp(tg->val, "input"))
+        return ferr(f, tg->line, "target=%s: expected labels or input", tg->val);
+    int input = tg && !strcmp(tg->val, "input");
+    d->loss = LOSS_CE;
+    d->loss_j = 1;
+    if (t && !strcmp(t->val, "map")) {
+        if (input) return ferr(f, tg->line, "type=map compares penalties with the labels: expected target=labels");
+        d->loss = LOSS_MAP;
+        d->loss_j = get_float(f, s, "j", 1, 1e-6, 1e6, &st);
+    } else if (input) {
+        if (t && strcmp(t->val, "sse")) return ferr(f, t->line, "type=%s with target=input: expected type=sse (MSE reconstruction)", t->val);
+        d->loss = LOSS_MSE_INPUT;
+    }
+    d->loss_line = s->line;
+    return st;
+}
+
+/* init=default|lecun98 (nnc extension) on [convolutional], [connected],
+ * [conv_table]: lecun98 draws weights and biases from U(+-2.4/F), F the
+ * unit's fan-in (LeCun et al. 1998, appendix A; the zoo's lenet5-1998). */
+static nnc_status parse_init(const cfgfile *f, sec *s, layer *l) {
+    kv *k = find(s, "init");
+    if (!k) return NNC_OK;
+    if (!strcmp(k->val, "lecun98")) l->init98 = 1;
+    else if (strcmp(k->val, "default")) return ferr(f, k->line, "init=%s: expected default or lecun98", k->val);
+    return NNC_OK;
+}
+
+/* [rbf] prototypes=zeros|lenet5 (nnc extension). */
+static nnc_status parse_rbf(const cfgfile *f, sec *s, layer *l) {
+    nnc_status st = NNC_OK;
+    l->filters = get_int(f, s, "output", 10, 1, 1 << 20, &st);
+    kv *k = find(s, "prototypes");
+    if (!st && k) {
+        if (!strcmp(k->val, "lenet5")) l->protos = 1;
+        else if (strcmp(k->val, "zeros")) st = ferr(f, k->line, "prototypes=%s: expected zeros or lenet5", k->val);
+    }
+    return st;
+}
+
+/* [lstm], [gru], [rnn]: nnc_rnn_layer (torch.nn.LSTM/GRU/RNN, batch-first).
+ * Darknet's keys without an equivalent warn (fail when strict). */
+static nnc_status parse_recurrent(const cfgfile *f, sec *s, layer *l, int strict, void (*warn)(const char *, void *),
+                                  void *user) {
+    nnc_status st = NNC_OK;
+    l->filters = get_int(f, s, "output", 1, 1, 1 << 20, &st);
+    l->layers = get_int(f, s, "layers", 1, 1, 64, &st);
+    l->bidir = get_int(f, s, "bidirectional", 0, 0, 1, &st);
+    l->p = get_float(f, s, "dropout", 0, 0, 0.999, &st);
+    l->bias = get_int(f, s, "bias", 1, 0, 1, &st);
+    l->act = A_TANH;
+    if (l->type == L_RNN) {
+        kv *a = find(s, "activation");
+        l->act = get_act(f, s, A_TANH, &st);
+        if (!st && l->act != A_TANH && l->act != A_RELU)
+            st = ferr(f, a->line, "activation=%s: expected tanh or relu (nnc's [rnn] is torch.nn.RNN)", a->val);
+    }
+    kv *pk = find(s, "pool");
+    l->pool = P_NONE;
+    if (pk && !st) {
+        l->pool = -1;
+        for (int i = 0; i < P_COUNT; i++)
+            if (!strcmp(pk->val, pool_names[i])) l->pool = i;
+        if (l->pool < 0) st = ferr(f, pk->line, "pool=%s: expected none, last, first, mean or max", pk->val);
+    }
+    static const char *const darknet_only[] = {"hidden", "batch_normalize", "shortcut", "logistic", "tanh", "xnor",
+                                               "state_constrain", "peephole", "bottleneck", NULL};
+    for (int i = 0; darknet_only[i] && !st; i++) {
+        kv *k = find(s, darknet_only[i]);
+        if (!k) continue;
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s:%d: Darknet's key '%s' in [%s] has no equivalent in nnc's recurrent layer%s", f->path,
+                 k->line, k->key, s->type, strict ? "" : " (ignored)");
+        if (strict) st = nnc_error(NNC_ERR_FORMAT, "%s (strict)", msg);
+        else if (warn) warn(msg, user);
+    }
+    return st;
+}
+
+/* Parses buf (n bytes plus a NUL, owned: freed here) into the resolved
+ * description d (no graph yet); path names the text in messages. */
+static nnc_status cfg_read(const char *path, char *buf, size_t n, const nnc_cfg_opts *co, desc *d) {
+    memset(d, 0, sizeof *d);
+    cfgfile f = {path, path, buf, NULL, 0, 0};
     void (*warn)(const char *, void *) = co && co->warn ? co->warn : warn_stderr;
     void *user = co ? co->user : NULL;
     int strict = co ? co->strict : 0;
@@ -507,6 +656,7 @@ static nnc_status cfg_read(const char *path, const nnc_cfg_opts *co, desc *d) {
                     st = ferr(&f, s->line, "[conv_table] has stride 1 and no padding");
             }
             l->act = get_act(&f, s, type == L_TABLE ? A_LINEAR : A_LOGISTIC, &st);
+            if (type != L_LOCAL && !st) st = parse_init(&f, s, l);
             break;
         }
         case L_FC:
@@ -518,6 +668,7 @@ static nnc_status cfg_read(const char *path, const nnc_cfg_opts *co, desc *d) {
                 if (bk) snprintf(l->bn_name, sizeof l->bn_name, "%s", bk->val);
             }
             l->act = get_act(&f, s, A_LOGISTIC, &st);
+            if (!st) st = parse_init(&f, s, l);
             break;
         case L_MAXPOOL: {
             int stride = get_int(&f, s, "stride", 1, 1, 1024, &st);
@@ -550,12 +701,8 @@ static nnc_status cfg_read(const char *path, const nnc_cfg_opts *co, desc *d) {
             get_int(&f, s, "groups", 1, 1, 1, &st);
             get_float(&f, s, "temperature", 1, 1, 1, &st);
             break;
-        case L_COST: {
-            kv *t = find(s, "type");
-            (void)t;
-            get_float(&f, s, "scale", 1, 0, 1e6, &st);
-            break;
-        }
+        case L_COST: if (!st) st = parse_cost(&f, s, d); break;
+        case L_LSTM: case L_GRU: case L_RNN: if (!st) st = parse_recurrent(&f, s, l, strict, warn, user); break;
         case L_ROUTE: case L_SHORTCUT: {
             kv *k = find(s, type == L_ROUTE ? "layers" : "from");
             if (!k) { st = ferr(&f, s->line, "[%s] needs %s=", s->type, type == L_ROUTE ? "layers" : "from"); break; }
@@ -591,9 +738,7 @@ static nnc_status cfg_read(const char *path, const nnc_cfg_opts *co, desc *d) {
             l->size = get_int(&f, s, "size", 2, 1, 1024, &st);
             l->act = get_act(&f, s, A_LINEAR, &st);
             break;
-        case L_RBF:
-            l->filters = get_int(&f, s, "output", 10, 1, 1 << 20, &st);
-            break;
+        case L_RBF: if (!st) st = parse_rbf(&f, s, l); break;
         case L_CROP: {
             if (self != 0) {
                 st = nnc_error(NNC_ERR_UNSUPPORTED, "%s:%d: [crop] after other layers is not supported: expected it first", path, s->line);
@@ -652,6 +797,11 @@ static nnc_node *spatial(nnc_graph *g, nnc_node *x) {
     return nnc_reshape(g, x, 3, shape);
 }
 
+/* LeCun 1998's squashing f(a) = A tanh(S a) (appendix A), as the zoo's lenet5-1998 */
+#define STANH_A 1.7159f
+#define STANH_S (2.0f / 3.0f)
+extern const float nnc_lenet5_1998_prototypes[10][84];
+
 static nnc_node *apply_act_s(nnc_graph *g, nnc_node *x, int act, const char *scope) {
     if (act == A_RAMP) { /* Darknet's ramp: x (x > 0) + 0.1 x = 1.1 leaky(x, 1/11); the 1.1 is a state */
         char sn[160];
@@ -672,6 +822,7 @@ static nnc_node *apply_act_s(nnc_graph *g, nnc_node *x, int act, const char *sco
     case A_HARDTAN: return nnc_hardtanh(g, x, -1, 1);
     case A_SOFTSIGN: return nnc_softsign(g, x);
     case A_RRELU: return nnc_rrelu(g, x, 1.0f / 8, 1.0f / 3); /* PyTorch's bounds */
+    case A_STANH: return nnc_scaled_tanh(g, x, STANH_A, STANH_S);
     case A_PRELU: { /* one learned slope per channel, "<scope>.prelu.weight" */
         char sn[160];
         snprintf(sn, sizeof sn, "%s.prelu", scope);
@@ -686,6 +837,71 @@ static int64_t pool_out_ceil(int64_t in, int k, int s, int p) {
     int64_t o = (in + 2 * p - k + s - 1) / s + 1;
     if ((o - 1) * s >= in + p) o--;
     return o;
+}
+
+/* init=lecun98: U(+-2.4/F) for "<scope>.weight" and "<scope>.bias" (as lenet5_1998.c). */
+static nnc_init lecun98(double fan_in) {
+    float b = (float)(2.4 / fan_in);
+    return (nnc_init){.kind = NNC_INIT_UNIFORM, .a = -b, .b = b};
+}
+
+static void set_lecun98(nnc_graph *g, const char *scope, double fan_in) {
+    static const char *const part[2] = {"weight", "bias"};
+    for (int i = 0; i < 2; i++) {
+        char pn[160];
+        snprintf(pn, sizeof pn, "%s.%s", scope, part[i]);
+        nnc_node *p = nnc_graph_find(g, pn);
+        if (p) nnc_param_set_init(p, lecun98(fan_in));
+    }
+}
+
+/* Whether w (and b, if any) have init=lecun98's initializer for fan_in. */
+static int is_lecun98(const nnc_node *w, const nnc_node *b, double fan_in) {
+    nnc_init i = lecun98(fan_in);
+    for (int k = 0; k < 2; k++) {
+        const nnc_node *p = k ? b : w;
+        if (p && (p->init.kind != i.kind || p->init.a != i.a || p->init.b != i.b)) return 0;
+    }
+    return 1;
+}
+
+/* [rbf]: the penalties y_i = |x - w_i|^2 (node <scope>), logits = -y
+ * (<scope>.logits): the nearest prototype is the predicted class. */
+static nnc_node *rbf_build(nnc_graph *g, nnc_node *x, const layer *l, const char *scope, const char *path, nnc_status *st) {
+    const float *proto = NULL;
+    if (l->protos) {
+        int64_t D = nnc_static_features(x);
+        if (D != 84 || l->filters > 10) {
+            if (D != 84)
+                *st = nnc_error(NNC_ERR_FORMAT, "%s:%d: [rbf] prototypes=lenet5 are 7x12 bitmaps: expected 84 input features, got %lld",
+                                path, l->line, (long long)D);
+            else
+                *st = nnc_error(NNC_ERR_FORMAT, "%s:%d: [rbf] prototypes=lenet5 are the 10 digits: expected output <= 10, got %d", path,
+                                l->line, l->filters);
+            return NULL;
+        }
+        proto = &nnc_lenet5_1998_prototypes[0][0];
+    }
+    nnc_node *y = nnc_rbf_layer(g, x, scope, l->filters, proto);
+    nnc_node *logits = nnc_scalar_affine(g, y, -1.0f, 0.0f);
+    char nm[160];
+    snprintf(nm, sizeof nm, "%s.logits", scope);
+    if (logits) nnc_node_set_name(logits, nm);
+    return logits;
+}
+
+/* [lstm]/[gru]/[rnn]: an image [C,H,W] is read as H steps of C*W features
+ * (a plain reshape, as the zoo's seqmnist), a vector [F] as one step. */
+static nnc_node *recurrent_build(nnc_graph *g, nnc_node *x, const layer *l, const char *scope) {
+    nnc_node *seq = x;
+    if (x->out.ndim == 4) seq = nnc_reshape(g, x, 2, (int64_t[]){x->out.shape[2], x->out.shape[1] * x->out.shape[3]});
+    else if (x->out.ndim == 2) seq = nnc_reshape(g, x, 2, (int64_t[]){1, x->out.shape[1]});
+    nnc_rnn_opts ro = {.cell = l->type == L_LSTM ? NNC_LSTM : l->type == L_GRU ? NNC_GRU : l->act == A_RELU ? NNC_RNN_RELU : NNC_RNN_TANH,
+                       .hidden = l->filters, .layers = l->layers, .bidirectional = l->bidir, .no_bias = !l->bias,
+                       .dropout = l->p};
+    nnc_rnn_out r = nnc_rnn_layer(g, seq, scope, &ro);
+    if (!r.y || l->pool == P_NONE) return r.y;
+    return nnc_seq_pool(g, r.y, NULL, (nnc_seq_pool_mode)(l->pool - 1));
 }
 
 /* Builds the layers of d on input x; returns the logits ([N, classes]). */
@@ -717,6 +933,7 @@ static nnc_node *desc_build(nnc_graph *g, nnc_node *x, const desc *d, const char
             }
             nnc_conv2d_opts o = {{l->stride[0], l->stride[1]}, {l->padding, l->padding}, {l->dilation, l->dilation}, l->groups};
             y = nnc_conv2d_layer(g, spatial(g, cur), scope, l->filters, l->size, l->size, &o, l->bias >= 0 ? l->bias : !l->bn);
+            if (y && l->init98) set_lecun98(g, scope, (double)(C / l->groups * l->size * l->size));
             if (l->bn) y = nnc_batchnorm_layer(g, y, bnscope, 1e-5f, 0.1f);
             y = apply_act(g, y, l->act);
             break;
@@ -737,13 +954,16 @@ static nnc_node *desc_build(nnc_graph *g, nnc_node *x, const desc *d, const char
                 memcpy(t, nnc_lenet5_c3_table, 96);
             } else memset(t, 1, (size_t)(l->filters * C));
             y = nnc_conv2d_table_layer(g, spatial(g, cur), scope, l->filters, l->size, l->size, t);
+            int64_t conns = 0;
+            for (int64_t q = 0; q < l->filters * C; q++) conns += t[q] != 0;
             free(t);
+            if (y && l->init98) set_lecun98(g, scope, (double)conns * l->size * l->size / l->filters); /* the mean fan-in */
             y = apply_act(g, y, l->act);
             break;
         }
-        case L_FC:
-            if (cur->out.ndim > 2) cur = nnc_flatten(g, cur);
+        case L_FC: /* nnc_linear flattens a spatial input itself */
             y = nnc_linear_layer(g, cur, scope, l->filters, l->bias >= 0 ? l->bias : !l->bn);
+            if (y && l->init98) set_lecun98(g, scope, (double)nnc_static_features(cur));
             if (l->bn) y = nnc_batchnorm_layer(g, y, bnscope, 1e-5f, 0.1f);
             y = apply_act(g, y, l->act);
             break;
@@ -848,7 +1068,8 @@ static nnc_node *desc_build(nnc_graph *g, nnc_node *x, const desc *d, const char
             if (H < l->size || W < l->size) { LFAIL("size=%d does not fit the %lldx%lld input", l->size, (long long)H, (long long)W); break; }
             y = apply_act(g, nnc_subsampling_layer(g, spatial(g, cur), scope, l->size), l->act);
             break;
-        case L_RBF: y = nnc_rbf_layer(g, cur, scope, l->filters, NULL); break;
+        case L_RBF: y = rbf_build(g, cur, l, scope, path, st); break;
+        case L_LSTM: case L_GRU: case L_RNN: y = recurrent_build(g, cur, l, scope); break;
         case L_ACT: y = apply_act(g, cur, l->act); break;
         case L_CROP: y = cur; break;
         default: break;
@@ -865,8 +1086,43 @@ static nnc_node *desc_build(nnc_graph *g, nnc_node *x, const desc *d, const char
     }
     free(out);
     if (*st) return NULL;
-    if (cur->out.ndim > 2) cur = nnc_flatten(g, cur);
+    if (cur->out.ndim > 2 && d->loss != LOSS_MSE_INPUT) cur = nnc_flatten(g, cur);
     return cur;
+}
+
+/* The loss the [cost] section chose, on m->logits (see parse_cost); classes
+ * (0: any) must match a classifier's outputs. A reconstruction has no
+ * classes (num_classes 0, as the zoo's autoencoders) and its output is
+ * reshaped to the input's [C, H, W]. */
+static nnc_status desc_loss(nnc_model *m, const desc *d, const char *path, int classes) {
+    nnc_graph *g = m->g;
+    if (d->loss == LOSS_MSE_INPUT) {
+        int64_t n = nnc_static_features(m->logits), want = m->in_shape[0] * m->in_shape[1] * m->in_shape[2];
+        if (n != want)
+            return nnc_error(NNC_ERR_FORMAT, "%s:%d: [cost] target=input: the last layer has %lld outputs, expected %lld (C*H*W of "
+                             "the input) to reconstruct it", path, d->loss_line, (long long)n, (long long)want);
+        if (m->logits->out.ndim != 4 || memcmp(m->logits->out.shape + 1, m->in_shape, sizeof m->in_shape))
+            m->logits = nnc_reshape(g, m->logits, 3, m->in_shape);
+        m->num_classes = 0;
+    } else {
+        m->num_classes = (int)nnc_static_features(m->logits);
+        if (classes && classes != m->num_classes)
+            return nnc_error(NNC_ERR_ARG, "%s: the file's last layer has %d outputs, not the %d classes asked for", path,
+                             m->num_classes, classes);
+    }
+    nnc_graph_output(g, m->logits);
+    if (d->loss == LOSS_MSE_INPUT) m->loss = nnc_mse(g, m->logits, m->input, NNC_MEAN);
+    else if (d->loss == LOSS_MAP) {
+        nnc_node *pen = m->logits->op == NNC_OP_SCALAR_AFFINE ? m->logits->in[0] : NULL;
+        if (!pen || pen->op != NNC_OP_RBF)
+            return nnc_error(NNC_ERR_FORMAT, "%s:%d: [cost] type=map: expected an [rbf] layer right before it (the MAP "
+                             "criterion reads its penalties)", path, d->loss_line);
+        m->loss = nnc_rbf_map_loss(g, pen, m->labels, d->loss_j, NNC_MEAN);
+    } else
+        m->loss = nnc_cross_entropy(g, m->logits, m->labels, NNC_MEAN);
+    nnc_graph_loss(g, m->loss, 1.0f);
+    nnc_status s = nnc_graph_status(g);
+    return s ? nnc_error(s, "%s: %s", path, nnc_graph_error(g)) : NNC_OK;
 }
 
 static nnc_status desc_model(const desc *d, const char *path, const char *name, const nnc_model_opts *opts, nnc_model **out) {
@@ -888,40 +1144,54 @@ static nnc_status desc_model(const desc *d, const char *path, const char *name, 
     m->labels = nnc_input(m->g, "labels", NNC_I64, 0, NULL);
     nnc_status s = NNC_OK;
     m->logits = desc_build(m->g, m->input, d, path, &s);
-    if (!s) {
-        m->num_classes = (int)nnc_static_features(m->logits);
-        if (o.num_classes && o.num_classes != m->num_classes)
-            s = nnc_error(NNC_ERR_ARG, "%s: the file's last layer has %d outputs, not the %d classes asked for", path,
-                          m->num_classes, o.num_classes);
-    }
-    if (!s) {
-        nnc_graph_output(m->g, m->logits);
-        m->loss = nnc_cross_entropy(m->g, m->logits, m->labels, NNC_MEAN);
-        nnc_graph_loss(m->g, m->loss, 1.0f);
-        s = nnc_graph_status(m->g);
-        if (s) s = nnc_error(s, "%s: %s", path, nnc_graph_error(m->g));
-    }
+    if (!s) s = desc_loss(m, d, path, o.num_classes);
     if (s) { nnc_model_free(m); return s; }
     *out = m;
     return NNC_OK;
 }
 
-nnc_status nnc_model_from_cfg(const char *path, const nnc_model_opts *opts, const nnc_cfg_opts *co, nnc_model **out) {
-    if (!path || !out) return nnc_error(NNC_ERR_ARG, "nnc_model_from_cfg: NULL argument");
-    *out = NULL;
+/* The text (owned) to a model: options, parse, build. */
+static nnc_status cfg_model(const char *path, char *buf, size_t n, const nnc_model_opts *opts, const nnc_cfg_opts *co,
+                            nnc_model **out) {
     static const char *const allowed[] = {"strict", NULL};
-    if (opts && !nnc_model_options_only(opts, allowed)) return nnc_error(NNC_ERR_ARG, "%s: %s", path, nnc_last_error());
     double strict = 0;
-    if (nnc_model_option(opts, "strict", &strict) < 0) return NNC_ERR_ARG;
+    if (opts && !nnc_model_options_only(opts, allowed)) {
+        free(buf);
+        return nnc_error(NNC_ERR_ARG, "%s: %s", path, nnc_last_error());
+    }
+    if (nnc_model_option(opts, "strict", &strict) < 0) { free(buf); return NNC_ERR_ARG; }
     nnc_cfg_opts c2 = co ? *co : (nnc_cfg_opts){0, NULL, NULL, NULL};
     if (strict != 0) c2.strict = 1; /* model option "strict=1" (for callers that only pass nnc_model_opts) */
     desc d;
-    nnc_status s = cfg_read(path, &c2, &d);
+    nnc_status s = cfg_read(path, buf, n, &c2, &d);
     if (s) return s;
     if (co && co->net) *co->net = d.net;
     s = desc_model(&d, path, path, opts, out);
     free(d.l);
     return s;
+}
+
+nnc_status nnc_model_from_cfg(const char *path, const nnc_model_opts *opts, const nnc_cfg_opts *co, nnc_model **out) {
+    if (!path || !out) return nnc_error(NNC_ERR_ARG, "nnc_model_from_cfg: NULL argument");
+    *out = NULL;
+    char *buf;
+    size_t n;
+    nnc_status s = cfg_load(path, &buf, &n);
+    return s ? s : cfg_model(path, buf, n, opts, co, out);
+}
+
+nnc_status nnc_model_from_cfg_mem(const char *text, size_t n, const char *name, const nnc_model_opts *opts,
+                                  const nnc_cfg_opts *co, nnc_model **out) {
+    if (!out) return nnc_error(NNC_ERR_ARG, "nnc_model_from_cfg_mem: out is NULL");
+    *out = NULL;
+    if (!name) name = "<memory>";
+    if (!text && n) return nnc_error(NNC_ERR_ARG, "%s: text is NULL with n = %zu", name, n);
+    if (n > (64u << 20)) return nnc_error(NNC_ERR_FORMAT, "%s:1: over 64 MiB: expected a text model file", name);
+    char *buf = malloc(n + 1);
+    if (!buf) return nnc_error(NNC_ERR_OOM, "%s: out of memory", name);
+    if (n) memcpy(buf, text, n);
+    buf[n] = 0;
+    return cfg_model(name, buf, n, opts, co, out);
 }
 
 /* ----------------------------------------------------------------- writer */
@@ -966,12 +1236,14 @@ static void desc_write(const desc *d, FILE *f, const char *title) {
                 if (l->bn && l->bn_name[0]) fprintf(f, "bn_name=%s\n", l->bn_name);
             }
             if (l->type == L_TABLE) fprintf(f, "table=%s\n", l->table);
+            if (l->init98) fprintf(f, "init=lecun98\n");
             fprintf(f, "activation=%s\n", act_names[l->act]);
             break;
         case L_FC:
             fprintf(f, "output=%d\nbatch_normalize=%d\n", l->filters, l->bn);
             if (l->bias >= 0 && l->bias != !l->bn) fprintf(f, "bias=%d\n", l->bias);
             if (l->bn && l->bn_name[0]) fprintf(f, "bn_name=%s\n", l->bn_name);
+            if (l->init98) fprintf(f, "init=lecun98\n");
             fprintf(f, "activation=%s\n", act_names[l->act]);
             break;
         case L_MAXPOOL:
@@ -999,7 +1271,17 @@ static void desc_write(const desc *d, FILE *f, const char *title) {
         case L_GN: fprintf(f, "groups=%d\neps=%.9g\n", l->groups, l->eps); break;
         case L_LN: fprintf(f, "eps=%.9g\n", l->eps); break;
         case L_SUB: fprintf(f, "size=%d\nactivation=%s\n", l->size, act_names[l->act]); break;
-        case L_RBF: fprintf(f, "output=%d\n", l->filters); break;
+        case L_RBF: fprintf(f, "output=%d\nprototypes=%s\n", l->filters, l->protos ? "lenet5" : "zeros"); break;
+        case L_LSTM: case L_GRU: case L_RNN:
+            fprintf(f, "output=%d\nlayers=%d\nbidirectional=%d\ndropout=%g\npool=%s\n", l->filters, l->layers, l->bidir,
+                    l->p, pool_names[l->pool]);
+            if (!l->bias) fprintf(f, "bias=0\n");
+            if (l->type == L_RNN) fprintf(f, "activation=%s\n", act_names[l->act]);
+            break;
+        case L_COST:
+            if (d->loss == LOSS_MSE_INPUT) fprintf(f, "type=sse\ntarget=input\n");
+            if (d->loss == LOSS_MAP) fprintf(f, "type=map\nj=%.9g\n", d->loss_j);
+            break;
         case L_ACT: fprintf(f, "activation=%s\n", act_names[l->act]); break;
         case L_CROP: fprintf(f, "crop_height=%d\ncrop_width=%d\n", l->size, l->filters); break;
         default: break;
@@ -1044,6 +1326,7 @@ static int zoo_desc(const char *name, const nnc_model_opts *opts, desc *d) {
         }
     }
     const int fc[3] = {lenet ? 120 : 1024, lenet ? 84 : 1024, classes};
+    ADD(L_FLATTEN); /* the zoo flattens before fc1 ([connected] alone reads the spatial input directly) */
     for (int k = 0; k < 3; k++) {
         ADD(L_FC);
         snprintf(l->name, sizeof l->name, "fc%d", k + 1);
@@ -1088,8 +1371,135 @@ static int act_of(const nnc_node *n) {
     case NNC_OP_ELU: return pa[0] == 1.0f ? A_ELU : -1;
     case NNC_OP_HARDTANH: return pa[0] == -1.0f && pa[1] == 1.0f ? A_HARDTAN : pa[0] == 0.0f && pa[1] == 6.0f ? A_RELU6 : -1;
     case NNC_OP_SOFTPLUS: return pa[0] == 1.0f && pa[1] == 20.0f ? A_SOFTPLUS : -1;
+    case NNC_OP_SCALED_TANH: return pa[0] == STANH_A && pa[1] == STANH_S ? A_STANH : -1;
     default: return -1;
     }
+}
+
+/* The one active node reading y as its first input, when y has one use. */
+static nnc_node *sole_user(nnc_graph *g, const char *active, const int *uses, const nnc_node *y) {
+    if (uses[y->id] != 1) return NULL;
+    for (int j = y->id + 1; j < g->n_nodes; j++)
+        if (active[j] && g->nodes[j]->n_in && g->nodes[j]->in[0] == y) return g->nodes[j];
+    return NULL;
+}
+
+/* l->name from a parameter scope, dropped (default scope) when taken or not a valid name. */
+static void scope_name(desc *d, layer *l, const char *sc) {
+    snprintf(l->name, sizeof l->name, "%s", sc);
+    for (int q = 0; l->name[0] && q < d->n - 1; q++)
+        if (!strcmp(d->l[q].name, l->name)) l->name[0] = 0;
+    if (isdigit((unsigned char)l->name[0]) || l->name[0] == '-') l->name[0] = 0;
+}
+
+typedef struct { int cell, reverse, emit, bias, len, h0, c0; } rnn_attrs_w;        /* = src/ops/rnn.c's attrs */
+typedef struct { int16_t stride[2], pad[2], K, C; uint8_t bits[84]; } table_attrs_w; /* = src/ops/conv2d_table.c's */
+typedef struct { const float *proto; int applied; } rbf_attrs_w;                    /* = src/ops/rbf.c's */
+typedef struct { int reduction; float j; } map_attrs_w;                            /* = src/ops/rbf_map_loss.c's */
+typedef struct { int reduction; float smoothing; int has_ignore; } ce_attrs_w;     /* first fields of cross_entropy.c's */
+
+/* The rnn node of scope sc, layer k, direction rev reading in (NULL if none). */
+static nnc_node *rnn_node_of(nnc_graph *g, const char *active, const nnc_node *in, const char *sc, int k, int rev) {
+    char want[160];
+    snprintf(want, sizeof want, "%s.weight_ih_l%d%s", sc, k, rev ? "_reverse" : "");
+    for (int j = in->id + 1; j < g->n_nodes; j++) {
+        nnc_node *r = g->nodes[j];
+        if (active[j] && r->op == NNC_OP_RNN && r->in[0] == in && r->in[1]->name && !strcmp(nnc_node_name(r->in[1]), want)) return r;
+    }
+    return NULL;
+}
+
+/* A block built by nnc_rnn_layer from its first rnn node x (layer 0,
+ * forward): the rnn nodes of its scope (layers x directions), the concats of
+ * two directions and the dropouts between layers, each read only inside the
+ * block. Fills l and marks the nodes done; returns the block's output, or
+ * NULL with why set. */
+static nnc_node *rnn_block(nnc_graph *g, nnc_node *x, const char *active, const int *uses, char *done, layer *l, char *why,
+                           size_t nwhy) {
+    const rnn_attrs_w *a0 = (const rnn_attrs_w *)(const void *)x->attrs;
+    const char *wn = x->in[1]->name ? nnc_node_name(x->in[1]) : "";
+    size_t wl = strlen(wn), sl = strlen(".weight_ih_l0");
+    if (wl <= sl || wl - sl >= 96 || strcmp(wn + wl - sl, ".weight_ih_l0") || a0->reverse) {
+        snprintf(why, nwhy, "an rnn node (weights '%s') not built by nnc_rnn_layer has no recurrent section", wn);
+        return NULL;
+    }
+    char sc[96];
+    snprintf(sc, sizeof sc, "%.*s", (int)(wl - sl), wn);
+    l->type = a0->cell == NNC_LSTM ? L_LSTM : a0->cell == NNC_GRU ? L_GRU : L_RNN;
+    l->act = a0->cell == NNC_RNN_RELU ? A_RELU : A_TANH;
+    l->filters = (int)x->in[2]->out.shape[1];
+    l->bias = a0->bias;
+    l->p = -1;
+    snprintf(l->name, sizeof l->name, "%s", sc);
+    nnc_node *in = x->in[0], *out = NULL;
+    for (int k = 0;; k++) {
+        nnc_node *f = rnn_node_of(g, active, in, sc, k, 0), *r = rnn_node_of(g, active, in, sc, k, 1);
+        if (!f) break;
+        if (k == 0) l->bidir = r != NULL;
+        if ((r != NULL) != l->bidir) { snprintf(why, nwhy, "rnn '%s': layers differ in direction", sc); return NULL; }
+        nnc_node *dirs[2] = {f, r};
+        for (int dd = 0; dd <= l->bidir; dd++) {
+            const rnn_attrs_w *a = (const rnn_attrs_w *)(const void *)dirs[dd]->attrs;
+            if (a->cell != a0->cell || a->reverse != dd || a->emit != NNC_RNN_EMIT_SEQ || a->bias != a0->bias || a->len >= 0 ||
+                a->h0 >= 0 || a->c0 >= 0 || dirs[dd]->in[2]->out.shape[1] != l->filters) {
+                snprintf(why, nwhy, "rnn '%s': lengths, initial or final states, or mixed cells have no recurrent section", sc);
+                return NULL;
+            }
+            done[dirs[dd]->id] = 1;
+        }
+        out = f;
+        if (l->bidir) {
+            nnc_node *c = sole_user(g, active, uses, f);
+            if (!c || c->op != NNC_OP_CONCAT || c->n_in != 2 || c->in[1] != r || uses[r->id] != 1 ||
+                ((const int *)(const void *)c->attrs)[0] != 2) {
+                snprintf(why, nwhy, "rnn '%s': the two directions are not concatenated as nnc_rnn_layer does", sc);
+                return NULL;
+            }
+            done[c->id] = 1;
+            out = c;
+        }
+        l->layers = k + 1;
+        /* the next layer reads out, or a dropout of it */
+        nnc_node *next = out, *u = sole_user(g, active, uses, out);
+        float p = 0;
+        if (u && u->op == NNC_OP_DROPOUT && rnn_node_of(g, active, u, sc, k + 1, 0)) {
+            next = u;
+            p = ((const float *)(const void *)u->attrs)[0];
+        }
+        if (!rnn_node_of(g, active, next, sc, k + 1, 0)) break;
+        if (uses[next->id] != 1 + l->bidir || (l->p >= 0 && p != l->p)) {
+            snprintf(why, nwhy, "rnn '%s': a layer's output is read outside the block, or the dropout differs between layers", sc);
+            return NULL;
+        }
+        l->p = p;
+        if (next != out) done[next->id] = 1;
+        in = next;
+    }
+    if (l->p < 0) l->p = 0;
+    return out;
+}
+
+/* A reshape the builder makes itself: an image [C,H,W] (or a vector [F])
+ * into the [T, F] sequence of the recurrent section that alone reads it, or
+ * the logits into the input's shape for [cost] target=input. */
+static int reshape_implied(nnc_graph *g, const nnc_model *m, const desc *d, const char *active, const nnc_node *x) {
+    const nnc_node *in = x->in[0];
+    if (x == m->logits)
+        return d->loss == LOSS_MSE_INPUT && x->out.ndim == 4 && !memcmp(x->out.shape + 1, m->in_shape, sizeof m->in_shape) &&
+               !(in->out.ndim == 4 && !memcmp(in->out.shape + 1, m->in_shape, sizeof m->in_shape));
+    if (x->out.ndim != 3 || (in->out.ndim != 4 && in->out.ndim != 2)) return 0;
+    int64_t t = in->out.ndim == 4 ? in->out.shape[2] : 1, f = in->out.ndim == 4 ? in->out.shape[1] * in->out.shape[3] : in->out.shape[1];
+    if (x->out.shape[1] != t || x->out.shape[2] != f) return 0;
+    int users = 0;
+    for (int j = x->id + 1; j < g->n_nodes; j++) {
+        if (!active[j]) continue;
+        for (int k = 0; k < g->nodes[j]->n_in; k++)
+            if (g->nodes[j]->in[k] == x) {
+                if (g->nodes[j]->op != NNC_OP_RNN || k) return 0;
+                users++;
+            }
+    }
+    return users > 0;
 }
 
 static int graph_desc(nnc_model *m, desc *d, char *why, size_t nwhy) {
@@ -1130,6 +1540,21 @@ static int graph_desc(nnc_model *m, desc *d, char *why, size_t nwhy) {
         if (r_ != last) { if (r_ == -1) GFAIL("a layer reads the model input after other layers (Darknet cannot refer to the input)"); \
             layer *rt_ = desc_add(d, L_ROUTE); if (!rt_) GFAIL("out of memory"); rt_->refs[0] = r_; rt_->n_refs = 1; last = d->n - 1; } } while (0)
 #define ADD(t) do { if (!(l = desc_add(d, t))) GFAIL("out of memory"); } while (0)
+    { /* the loss: [softmax] (cross-entropy), [cost] type=sse target=input or type=map */
+        const nnc_node *ls = m->loss;
+        const int red = ls ? *(const int *)(const void *)ls->attrs : -1; /* every loss's attrs start with the reduction */
+        if (!ls || red != NNC_MEAN) GFAIL("a model without a mean-reduced loss has no [cost] form");
+        if (ls->op == NNC_OP_CROSS_ENTROPY && ls->in[0] == m->logits) {
+            const ce_attrs_w *ca = (const ce_attrs_w *)(const void *)ls->attrs;
+            if (ca->smoothing != 0 || ca->has_ignore) GFAIL("a cross-entropy with label smoothing or an ignore index has no [cost] form");
+            d->loss = LOSS_CE;
+        } else if (ls->op == NNC_OP_MSE && ls->in[0] == m->logits && ls->in[1] == m->input) {
+            d->loss = LOSS_MSE_INPUT;
+        } else if (ls->op == NNC_OP_RBF_MAP_LOSS && m->logits->op == NNC_OP_SCALAR_AFFINE && ls->in[0] == m->logits->in[0]) {
+            d->loss = LOSS_MAP;
+            d->loss_j = ((const map_attrs_w *)(const void *)ls->attrs)->j;
+        } else GFAIL("the loss '%s' has no [cost] form", nnc_node_op(ls));
+    }
     for (int i = 0; i < N; i++) {
         nnc_node *x = g->nodes[i];
         if (!active[i] || done[i] || x->op < 0) continue;
@@ -1151,11 +1576,12 @@ static int graph_desc(nnc_model *m, desc *d, char *why, size_t nwhy) {
                 l->dilation = ca[4];
                 l->groups = ca[6] ? ca[6] : 1;
             } else {
-                if (x->in[0]->out.ndim > 2) GFAIL("linear on a spatial input: expected a flatten first");
                 ADD(L_FC);
             }
             l->filters = (int)w->out.shape[0];
             l->bias = x->n_in > 2;
+            l->init98 = is_lecun98(w, l->bias ? x->in[2] : NULL,
+                                   conv ? (double)(w->out.shape[1] * w->out.shape[2] * w->out.shape[3]) : (double)w->out.shape[1]);
             snprintf(l->name, sizeof l->name, "%s", param_scope(w, sc, sizeof sc));
             for (int q = 0; l->name[0] && q < d->n - 1; q++)
                 if (!strcmp(d->l[q].name, l->name)) l->name[0] = 0;
@@ -1192,6 +1618,26 @@ static int graph_desc(nnc_model *m, desc *d, char *why, size_t nwhy) {
             break;
         case NNC_OP_MAXPOOL2D: case NNC_OP_AVGPOOL2D: {
             const nnc_pool2d_opts *po = (const nnc_pool2d_opts *)(const void *)x->attrs;
+            nnc_node *ca = x->op == NNC_OP_AVGPOOL2D ? sole_user(g, active, uses, x) : NULL;
+            if (ca && ca->op == NNC_OP_CHANNEL_AFFINE && ca->n_in == 3 && po->kernel[0] == po->kernel[1] &&
+                po->stride[0] == po->kernel[0] && po->stride[1] == po->kernel[0] && !po->pad[0] && !po->pad[1] &&
+                !po->ceil_mode && po->count_include_pad) { /* nnc_subsampling_layer: [subsampling] */
+                char bn[112];
+                param_scope(ca->in[1], sc, sizeof sc);
+                snprintf(bn, sizeof bn, "%s.bias", sc);
+                if (sc[0] && !strcmp(nnc_node_name(ca->in[1]) + strlen(sc), ".weight") && ca->in[2]->name &&
+                    !strcmp(nnc_node_name(ca->in[2]), bn)) {
+                    NEED_INPUT(x->in[0]);
+                    ADD(L_SUB);
+                    l->size = po->kernel[0];
+                    scope_name(d, l, sc);
+                    done[ca->id] = 1;
+                    y = ca;
+                    nnc_node *nx = sole_user(g, active, uses, y);
+                    if (nx && act_of(nx) >= 0) { l->act = act_of(nx); done[nx->id] = 1; y = nx; }
+                    break;
+                }
+            }
             if (po->kernel[0] != po->kernel[1] || po->pad[0] != po->pad[1])
                 GFAIL("%s: a non-square window or padding has no section", nnc_node_op(x));
             NEED_INPUT(x->in[0]);
@@ -1211,7 +1657,13 @@ static int graph_desc(nnc_model *m, desc *d, char *why, size_t nwhy) {
             l->p = ((const float *)(const void *)x->attrs)[0];
             break;
         case NNC_OP_RESHAPE:
-            if (x->out.ndim != 2) GFAIL("a reshape other than a flatten has no section");
+            if (reshape_implied(g, m, d, active, x)) { /* by a recurrent section or [cost] target=input */
+                if (at[x->in[0]->id] < -1) GFAIL("node %d has no section", x->in[0]->id);
+                at[x->id] = at[x->in[0]->id];
+                done[i] = 1;
+                continue;
+            }
+            if (x->out.ndim != 2) GFAIL("a reshape other than a flatten or the ones a recurrent section or [cost] target=input imply has no section");
             NEED_INPUT(x->in[0]);
             ADD(L_FLATTEN);
             break;
@@ -1231,6 +1683,9 @@ static int graph_desc(nnc_model *m, desc *d, char *why, size_t nwhy) {
             break;
         }
         case NNC_OP_CONCAT:
+            if (((const int *)(const void *)x->attrs)[0] != 1)
+                GFAIL("concat along axis %d has no [route] form (a route concatenates channels, axis 1)",
+                      ((const int *)(const void *)x->attrs)[0]);
             if (x->n_in > MAX_REFS) GFAIL("concat of %d inputs (at most %d)", x->n_in, MAX_REFS);
             ADD(L_ROUTE);
             for (int k = 0; k < x->n_in; k++) {
@@ -1248,6 +1703,67 @@ static int graph_desc(nnc_model *m, desc *d, char *why, size_t nwhy) {
             l->kappa = la->k;
             break;
         }
+        case NNC_OP_CONV2D_TABLE: {
+            const table_attrs_w *ta = (const table_attrs_w *)(const void *)x->attrs;
+            nnc_node *w = x->in[1];
+            if (ta->stride[0] != 1 || ta->stride[1] != 1 || ta->pad[0] || ta->pad[1] || x->n_in != 3 || w->out.shape[1] != w->out.shape[2])
+                GFAIL("conv2d_table '%s': a stride, padding, non-square kernel or no bias has no [conv_table] form", nnc_node_name(w));
+            int full = 1, lenet = ta->K == 16 && ta->C == 6;
+            for (int k = 0; k < ta->K; k++)
+                for (int c = 0; c < ta->C; c++) {
+                    int64_t b = (int64_t)k * ta->C + c;
+                    int on = (ta->bits[b >> 3] >> (b & 7)) & 1;
+                    full &= on;
+                    if (lenet) lenet &= on == (nnc_lenet5_c3_table[k][c] != 0);
+                }
+            if (!full && !lenet) GFAIL("conv2d_table '%s': a table other than full or LeNet-5's C3 has no [conv_table] form", nnc_node_name(w));
+            NEED_INPUT(x->in[0]);
+            ADD(L_TABLE);
+            l->filters = ta->K;
+            l->size = (int)w->out.shape[1];
+            snprintf(l->table, sizeof l->table, "%s", full ? "full" : "lenet5");
+            int64_t conns = 0;
+            for (int64_t b = 0; b < (int64_t)ta->K * ta->C; b++) conns += (ta->bits[b >> 3] >> (b & 7)) & 1;
+            l->init98 = is_lecun98(w, x->in[2], (double)conns * w->out.shape[1] * w->out.shape[2] / ta->K);
+            scope_name(d, l, param_scope(w, sc, sizeof sc));
+            nnc_node *nx = sole_user(g, active, uses, x);
+            if (nx && act_of(nx) >= 0) { l->act = act_of(nx); done[nx->id] = 1; y = nx; }
+            break;
+        }
+        case NNC_OP_RBF: {
+            const rbf_attrs_w *ra = (const rbf_attrs_w *)(const void *)x->attrs;
+            nnc_node *neg = sole_user(g, active, uses, x);
+            const float *pa = neg ? (const float *)(const void *)neg->attrs : NULL;
+            if (!neg || neg->op != NNC_OP_SCALAR_AFFINE || pa[0] != -1.0f || pa[1] != 0.0f)
+                GFAIL("an rbf whose penalties are not negated into logits has no [rbf] form");
+            if (ra->proto && ra->proto != &nnc_lenet5_1998_prototypes[0][0])
+                GFAIL("rbf prototypes other than zeros or LeNet-5's bitmaps have no [rbf] form");
+            NEED_INPUT(x->in[0]);
+            ADD(L_RBF);
+            l->filters = (int)x->in[1]->out.shape[0];
+            l->protos = ra->proto != NULL;
+            scope_name(d, l, param_scope(x->in[1], sc, sizeof sc));
+            done[neg->id] = 1;
+            y = neg;
+            break;
+        }
+        case NNC_OP_RNN: {
+            NEED_INPUT(x->in[0]);
+            ADD(L_RNN);
+            y = rnn_block(g, x, active, uses, done, l, why, nwhy);
+            if (!y) { ok = 0; goto out; }
+            char nm[96];
+            snprintf(nm, sizeof nm, "%s", l->name);
+            scope_name(d, l, nm);
+            l->pool = P_NONE;
+            nnc_node *sp = sole_user(g, active, uses, y);
+            if (sp && sp->op == NNC_OP_SEQ_POOL && sp->n_in == 1) { /* fused as pool= */
+                l->pool = *(const int *)(const void *)sp->attrs + 1;
+                done[sp->id] = 1;
+                y = sp;
+            }
+            break;
+        }
         default:
             if (act_of(x) >= 0) {
                 NEED_INPUT(x->in[0]);
@@ -1263,7 +1779,8 @@ static int graph_desc(nnc_model *m, desc *d, char *why, size_t nwhy) {
         if (y != x) at[x->id] = -2;
     }
     if (at[m->logits->id] != last) GFAIL("the logits are not the last section");
-    ADD(L_SOFTMAX);
+    if (d->loss == LOSS_CE) ADD(L_SOFTMAX);
+    else ADD(L_COST);
 out:
 #undef GFAIL
 #undef NEED_INPUT
@@ -1275,13 +1792,36 @@ out:
     return ok;
 }
 
+/* Writes a built model (its graph, walked by graph_desc) as a .cfg; title
+ * names it in the first line and in errors. Internal (not in nnc.h): used by
+ * nnc_model_write_cfg and by tests/test_modelfile.c for graphs the zoo does
+ * not build. */
+nnc_status nnc_cfg_write_model(nnc_model *m, const char *title, void *file);
+nnc_status nnc_cfg_write_model(nnc_model *m, const char *title, void *file) {
+    if (!m || !m->g || !m->input || !m->logits || !title || !file) return nnc_error(NNC_ERR_ARG, "nnc_cfg_write_model: NULL argument");
+    desc d;
+    char why[300] = "";
+    int r = graph_desc(m, &d, why, sizeof why);
+    if (r <= 0) {
+        free(d.l);
+        return nnc_error(r < 0 ? NNC_ERR_OOM : NNC_ERR_UNSUPPORTED, "export-cfg: model '%s' cannot be written as a .cfg: %s", title,
+                         why);
+    }
+    desc_write(&d, (FILE *)file, title);
+    free(d.l);
+    return fflush((FILE *)file) || ferror((FILE *)file) ? nnc_error(NNC_ERR_IO, "export-cfg: write error") : NNC_OK;
+}
+
 nnc_status nnc_model_write_cfg(const char *model, const nnc_model_opts *opts, void *file) {
     if (!model || !file) return nnc_error(NNC_ERR_ARG, "nnc_model_write_cfg: NULL argument");
     desc d;
     size_t len = strlen(model);
     if (strchr(model, '/') || (len > 4 && !strcmp(model + len - 4, ".cfg"))) {
         nnc_cfg_opts co = {0, warn_no_notes, NULL, NULL};
-        nnc_status s = cfg_read(model, &co, &d);
+        char *buf;
+        size_t n;
+        nnc_status s = cfg_load(model, &buf, &n);
+        if (!s) s = cfg_read(model, buf, n, &co, &d);
         if (s) return s;
         if (opts && (opts->in_channels || opts->height || opts->width)) {
             if (opts->in_channels) d.c = opts->in_channels;
@@ -1295,15 +1835,9 @@ nnc_status nnc_model_write_cfg(const char *model, const nnc_model_opts *opts, vo
             free(d.l);
             nnc_model *m = NULL;
             nnc_status s = nnc_model_build(model, opts, &m);
-            if (s) return s;
-            char why[300] = "";
-            r = graph_desc(m, &d, why, sizeof why);
+            if (!s) s = nnc_cfg_write_model(m, model, file);
             nnc_model_free(m);
-            if (r <= 0) {
-                free(d.l);
-                return nnc_error(r < 0 ? NNC_ERR_OOM : NNC_ERR_UNSUPPORTED, "export-cfg: model '%s' cannot be written as a .cfg: %s",
-                                 model, why);
-            }
+            return s;
         }
     }
     desc_write(&d, (FILE *)file, model);

@@ -47,6 +47,9 @@ nnc_node *nnc_zoo_densenet201(nnc_graph *g, nnc_node *x, const nnc_model_opts *o
 nnc_node *nnc_zoo_densenet_bc100(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
 nnc_node *nnc_zoo_densenet_bc(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
 nnc_node *nnc_zoo_autoencoder(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_seqmnist(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_seqmnist_gru(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
+nnc_node *nnc_zoo_seqmnist_rnn(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
 nnc_node *nnc_zoo_conv_autoencoder(nnc_graph *g, nnc_node *x, const nnc_model_opts *o);
 
 typedef struct zoo_entry {
@@ -73,7 +76,7 @@ static const zoo_entry zoo[] = {
     {"googlenet", "GoogLeNet, torchvision form (conv+BN, 3x3 'branch3'), 6,624,904 params; aux=1 adds aux1/aux2 heads; small inputs: stride-1 conv1, no first pool", 3, 224, 224, 1000, nnc_zoo_googlenet},
     {"googlenet-paper", "GoogLeNet 2014: 5x5 branches, no BN, LRN, 6,998,552 params; aux=1 adds the paper's heads; small inputs: stride-1 conv1, no first pool", 3, 224, 224, 1000, nnc_zoo_googlenet_paper},
     /* @@zoo-entries-cnn@@ */
-    {"lenet5-1998", "LeNet-5 as in LeCun et al. 1998: A tanh(S a) squashing, trainable subsampling, C3 table, RBF output over fixed 7x12 digit bitmaps, MAP loss (eq. 9, option j=1), 60,000 params; 28x28 padded to 32x32; train with --lr 0.003", 1, 28, 28, 10, nnc_zoo_lenet5_1998},
+    {"lenet5-1998", "LeNet-5 as in LeCun et al. 1998: A tanh(S a) squashing, trainable subsampling, C3 table, RBF output over fixed 7x12 digit bitmaps, MAP loss (eq. 9, option j=1), 60,000 params; 28x28 padded to 32x32; recipe: SGD lr 0.003", 1, 28, 28, 10, nnc_zoo_lenet5_1998},
     /* @@zoo-entries-resnet@@ */
     {"resnet18", "ResNet-18 (torchvision), BasicBlock 2-2-2-2, 11,689,512 params; stem: conv7x7/2 + maxpool, below 64x64 conv1 stride 1 and no maxpool (option stem=0/1)", 3, 224, 224, 1000, nnc_zoo_resnet18},
     {"resnet34", "ResNet-34 (torchvision), BasicBlock 3-4-6-3, 21,797,672 params; stem: conv7x7/2 + maxpool, below 64x64 conv1 stride 1 and no maxpool (option stem=0/1)", 3, 224, 224, 1000, nnc_zoo_resnet34},
@@ -96,6 +99,9 @@ static const zoo_entry zoo[] = {
     {"densenet-bc100", "DenseNet-BC-100 for CIFAR, k=12, compression 0.5 (workload W4 names), 769,162 params", 3, 32, 32, 10, nnc_zoo_densenet_bc100},
     {"densenet-bc", "DenseNet-BC for CIFAR with options depth=6n+4 (100), growth=k (12), compression=(0.5)", 3, 32, 32, 10, nnc_zoo_densenet_bc},
     {"autoencoder", "dense autoencoder D-256-64-256-D (784 at 1x28x28), sigmoid output, MSE reconstruction loss", 1, 28, 28, 10, nnc_zoo_autoencoder},
+    {"seqmnist", "LSTM 128 over the image rows (28 steps of 28 pixels), last step -> fc; options hidden, layers, bidir, pool=L/M/X; recipe: Adam lr 0.001", 1, 28, 28, 10, nnc_zoo_seqmnist},
+    {"seqmnist-gru", "GRU 128 over the image rows, last step -> fc; options as seqmnist", 1, 28, 28, 10, nnc_zoo_seqmnist_gru},
+    {"seqmnist-rnn", "tanh RNN 128 over the image rows, last step -> fc; options as seqmnist", 1, 28, 28, 10, nnc_zoo_seqmnist_rnn},
     {"conv-autoencoder", "conv encoder (conv16 pool conv8 pool) + dense sigmoid decoder, MSE reconstruction loss", 1, 28, 28, 10, nnc_zoo_conv_autoencoder},
 };
 #define N_ZOO ((int)(sizeof zoo / sizeof zoo[0]))
@@ -103,6 +109,24 @@ static const zoo_entry zoo[] = {
 int nnc_zoo_count(void) { return N_ZOO; }
 const char *nnc_zoo_name(int i) { return i >= 0 && i < N_ZOO ? zoo[i].name : NULL; }
 const char *nnc_zoo_doc(int i) { return i >= 0 && i < N_ZOO ? zoo[i].doc : NULL; }
+
+/* Models whose documented recipe is not the default W1 one (SGD lr 0.05). */
+static const struct { const char *name; nnc_optim_kind kind; float lr; } recipes[] = {
+    {"lenet5-1998", NNC_OPTIM_SGD, 0.003f}, /* the MAP loss diverges at lr 0.05 */
+    {"seqmnist", NNC_OPTIM_ADAM, 1e-3f},
+    {"seqmnist-gru", NNC_OPTIM_ADAM, 1e-3f},
+    {"seqmnist-rnn", NNC_OPTIM_ADAM, 1e-3f},
+};
+
+int nnc_model_recipe(const char *name, nnc_optim_kind *kind, float *lr) {
+    for (size_t i = 0; name && i < sizeof recipes / sizeof recipes[0]; i++)
+        if (!strcmp(name, recipes[i].name)) {
+            if (kind) *kind = recipes[i].kind;
+            if (lr) *lr = recipes[i].lr;
+            return 1;
+        }
+    return 0;
+}
 
 nnc_model_opts nnc_model_defaults(void) {
     nnc_model_opts o = {0, 0, 0, 0, -1.0f, 0.0f, NULL};

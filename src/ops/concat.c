@@ -1,54 +1,80 @@
-/* concat.c -- concatenation along axis 1 (channels) of [N, C_i, ...] tensors
- * with equal other dims. Backward slices dy back (reads nothing). */
+/* concat.c -- concatenation along one non-batch axis (torch.cat(xs, axis)).
+ *   x_j [..., C_j, ...] -> y [..., sum_j C_j, ...], other dims equal
+ * nnc_concat uses axis 1 (channels); nnc_concat_axis any axis >= 1 (a
+ * negative axis counts from the end), e.g. [N,T,H1] and [N,T,H2] into
+ * [N,T,H1+H2] for a bidirectional RNN. Backward slices dy back (reads nothing). */
 #include "ops/op.h"
+
+typedef struct { int axis; } concat_attrs;
+
+/* The axis as an index into the dims, or -1 when invalid. */
+static int concat_axis(const nnc_node *n) {
+    int ndim = n->in[0]->out.ndim, a = NNC_ATTRS(n, concat_attrs)->axis;
+    if (a < 0) a += ndim;
+    return a >= 1 && a < ndim ? a : -1;
+}
 
 static nnc_status concat_infer(nnc_node *n) {
     const nnc_tensor *a = &n->in[0]->out;
     char d[160], s1[64], s2[64];
+    int ax = concat_axis(n);
+    if (ax < 0)
+        return nnc_error(NNC_ERR_ARG, "%s: axis %d is not a non-batch axis of input 0 %s", nnc_node_desc(n, d, sizeof d),
+                         NNC_ATTRS(n, concat_attrs)->axis, nnc_shape_str(a, s1, sizeof s1));
     int64_t C = 0;
     for (int j = 0; j < n->n_in; j++) {
         const nnc_tensor *b = &n->in[j]->out;
         int ok = b->dtype == NNC_F32 && b->ndim == a->ndim && b->ndim >= 2;
-        for (int i = 0; ok && i < a->ndim; i++) ok = i == 1 || a->shape[i] == b->shape[i];
+        for (int i = 0; ok && i < a->ndim; i++) ok = i == ax || a->shape[i] == b->shape[i];
         if (!ok)
-            return nnc_error(NNC_ERR_SHAPE, "%s: input %d %s does not match input 0 %s outside axis 1", nnc_node_desc(n, d, sizeof d), j,
-                             nnc_shape_str(b, s1, sizeof s1), nnc_shape_str(a, s2, sizeof s2));
-        C += b->shape[1];
+            return nnc_error(NNC_ERR_SHAPE, "%s: input %d %s does not match input 0 %s outside axis %d", nnc_node_desc(n, d, sizeof d), j,
+                             nnc_shape_str(b, s1, sizeof s1), nnc_shape_str(a, s2, sizeof s2), ax);
+        C += b->shape[ax];
     }
     nnc_out_like(n, a, NNC_F32);
-    n->out.shape[1] = C;
+    n->out.shape[ax] = C;
     return NNC_OK;
 }
 
-static int64_t inner(const nnc_tensor *t) {
-    int64_t s = 1;
-    for (int i = 2; i < t->ndim; i++) s *= t->shape[i];
-    return s;
+/* Elements before the axis (outer) and after it (inner); the axis index
+ * (valid: infer checked it). */
+static int split(const nnc_node *n, int64_t *outer, int64_t *inner) {
+    const nnc_tensor *t = &n->out;
+    int ax = concat_axis(n);
+    if (ax < 1) ax = 1;
+    *outer = *inner = 1;
+    for (int i = 0; i < ax; i++) *outer *= t->shape[i];
+    for (int i = ax + 1; i < t->ndim; i++) *inner *= t->shape[i];
+    return ax;
 }
 
 static void concat_forward(nnc_node *n, const nnc_exec *ex) {
     (void)ex;
-    int64_t N = n->out.shape[0], S = inner(&n->out), Cout = n->out.shape[1];
+    int64_t O, S;
+    int ax = split(n, &O, &S);
+    int64_t Cout = n->out.shape[ax];
     float *y = n->out.data;
     int64_t c0 = 0;
     for (int j = 0; j < n->n_in; j++) {
-        int64_t Cj = n->in[j]->out.shape[1];
+        int64_t Cj = n->in[j]->out.shape[ax];
         const float *x = n->in[j]->out.data;
-        for (int64_t i = 0; i < N; i++) memcpy(y + (i * Cout + c0) * S, x + i * Cj * S, (size_t)(Cj * S) * sizeof(float));
+        for (int64_t i = 0; i < O; i++) memcpy(y + (i * Cout + c0) * S, x + i * Cj * S, (size_t)(Cj * S) * sizeof(float));
         c0 += Cj;
     }
 }
 
 static void concat_backward(nnc_node *n, const nnc_exec *ex) {
     (void)ex;
-    int64_t N = n->out.shape[0], S = inner(&n->out), Cout = n->out.shape[1];
+    int64_t O, S;
+    int ax = split(n, &O, &S);
+    int64_t Cout = n->out.shape[ax];
     const float *dy = n->grad.data;
     int64_t c0 = 0;
     for (int j = 0; j < n->n_in; j++) {
-        int64_t Cj = n->in[j]->out.shape[1];
+        int64_t Cj = n->in[j]->out.shape[ax];
         if (nnc_needs_grad(n->in[j])) {
             float *dx = n->in[j]->grad.data;
-            for (int64_t i = 0; i < N; i++) {
+            for (int64_t i = 0; i < O; i++) {
                 const float *src = dy + (i * Cout + c0) * S;
                 float *dst = dx + i * Cj * S;
                 if (n->accum[j]) for (int64_t k = 0; k < Cj * S; k++) dst[k] += src[k];
@@ -59,11 +85,21 @@ static void concat_backward(nnc_node *n, const nnc_exec *ex) {
     }
 }
 
-nnc_node *nnc_concat(nnc_graph *g, int n, nnc_node *const *xs) {
+nnc_node *nnc_concat_axis(nnc_graph *g, int n, nnc_node *const *xs, int axis) {
     if (!g || g->err) return NULL;
     if (n < 1 || !xs) return nnc_graph_fail(g, NNC_ERR_ARG, "concat: needs at least one input (got %d)", n);
-    return nnc_node_new(g, NNC_OP_CONCAT, n, xs, NULL, 0);
+    if (xs[0]) { /* keep the real axis (the rank never changes) */
+        int nd = xs[0]->out.ndim;
+        if (axis == 0 || axis <= -nd || axis >= nd)
+            return nnc_graph_fail(g, NNC_ERR_ARG, "concat: axis %d is not a non-batch axis of a %d-d input (valid: 1..%d or -%d..-1)",
+                                  axis, nd, nd - 1, nd - 1);
+        if (axis < 0) axis += nd;
+    }
+    concat_attrs a = {axis};
+    return nnc_node_new(g, NNC_OP_CONCAT, n, xs, &a, sizeof a);
 }
+
+nnc_node *nnc_concat(nnc_graph *g, int n, nnc_node *const *xs) { return nnc_concat_axis(g, n, xs, 1); }
 
 static nnc_node *case_cat(nnc_graph *g) {
     nnc_node *a = nnc_input(g, "a", NNC_F32, 3, (int64_t[]){2, 3, 2});
@@ -74,6 +110,29 @@ static nnc_node *case_cat(nnc_graph *g) {
     nnc_graph_output(g, y);
     return y;
 }
-static const nnc_op_case cases[] = {{"concat_2+3+2_channels_repeated_input", 2, 1e-2, 1e-3, 1e-5, 0, case_cat}};
-const nnc_op_desc nnc_op_concat = {"concat", "concatenation along the channel axis (1)", "", concat_infer, concat_forward,
-                                   concat_backward, NULL, NULL, 0, cases, 1, NULL};
+/* [N,T,H1] ++ [N,T,H2] on the last axis (a bidirectional RNN's outputs). */
+static nnc_node *case_last(nnc_graph *g) {
+    nnc_node *a = nnc_input(g, "a", NNC_F32, 2, (int64_t[]){3, 2});
+    nnc_node *b = nnc_input(g, "b", NNC_F32, 2, (int64_t[]){3, 4});
+    nnc_input_requires_grad(a);
+    nnc_input_requires_grad(b);
+    nnc_node *y = nnc_concat_axis(g, 2, (nnc_node *[]){a, b}, -1);
+    nnc_graph_output(g, y);
+    return y;
+}
+static nnc_node *case_mid(nnc_graph *g) {
+    nnc_node *a = nnc_input(g, "a", NNC_F32, 3, (int64_t[]){2, 1, 3});
+    nnc_node *b = nnc_input(g, "b", NNC_F32, 3, (int64_t[]){2, 2, 3});
+    nnc_input_requires_grad(a);
+    nnc_input_requires_grad(b);
+    nnc_node *y = nnc_concat_axis(g, 3, (nnc_node *[]){b, a, b}, 2);
+    nnc_graph_output(g, y);
+    return y;
+}
+static const nnc_op_case cases[] = {
+    {"concat_2+3+2_channels_repeated_input", 2, 1e-2, 1e-3, 1e-5, 0, case_cat},
+    {"concat_last_axis_T3_H2+H4", 2, 1e-2, 1e-3, 1e-5, 0, case_last},
+    {"concat_axis2_of_4d_repeated_input", 2, 1e-2, 1e-3, 1e-5, 0, case_mid},
+};
+const nnc_op_desc nnc_op_concat = {"concat", "concatenation along one non-batch axis (default 1, channels)", "axis (default 1)",
+                                   concat_infer, concat_forward, concat_backward, NULL, NULL, 0, cases, 3, NULL};

@@ -1,19 +1,31 @@
 /* conv2d.c -- 2-D convolution (cross-correlation, as in PyTorch).
  *   forward:  y[n,k] = sum_{c in group(k), r, s} w[k,c,r,s] x[n,c,oh sh - ph + r dh, ow sw - pw + s dw] + b[k]
- *             per image and group: y_g[Kg, OH*OW] = w_g[Kg, Cg*R*S] cols_g[Cg*R*S, OH*OW]  (im2col + GEMM)
- *   backward: in chunks of images side by side, dw_g = sum over chunks (in order) of dy_g cols_g^T,
- *             db = sum dy,  dx = col2im(w_g^T dy_g)
- * Backward reads x and w. Forward runs images in parallel, backward chunks
- * of images (a fixed number per chunk, ~512 columns), each with its slot of
- * workspace; every GEMM then runs on one thread and the weight gradient is
- * summed in chunk order, so results do not depend on the thread count. 1x1
- * convolutions with stride 1 and no padding use x as its own column matrix.
+ *   backward: dx = transposed convolution of dy with w, dw = sum over images and positions of dy x,
+ *             db = sum dy. Backward reads x and w.
+ * Fast path: oneDNN's convolution primitives (kernels/dnnl_conv.c, bias
+ * fused), made once per plan (batch, mode, thread count) by the workspace
+ * hook at compile time and kept in the node's kcache; tensors stay plain
+ * NCHW / OIHW outside the op. Bitwise repeatable at a fixed thread count
+ * (oneDNN splits the weight-gradient sums by thread).
+ * im2col path -- where oneDNN only has its slow reference code, when the
+ * workspace is too small for oneDNN (threads changed after compiling), or
+ * with NNC_CONV=im2col:
+ *   forward per image and group: y_g[Kg, OH*OW] = w_g[Kg, Cg*R*S] cols_g[Cg*R*S, OH*OW]  (im2col + GEMM)
+ *   backward in chunks of images side by side: dw_g = sum over chunks (in order) of dy_g cols_g^T,
+ *             dx = col2im(w_g^T dy_g)
+ * Forward runs images in parallel, backward chunks of images (a fixed
+ * number per chunk, ~512 columns), each with its slot of workspace; every
+ * GEMM then runs on one thread and the weight gradient is summed in chunk
+ * order, so results do not depend on the thread count. 1x1 convolutions
+ * with stride 1 and no padding use x as its own column matrix.
  * Reference: nnc_conv2d_ref (kernels/conv.c). */
 #include "ops/op.h"
 #include "kernels/conv.h"
+#include "kernels/dnnl_conv.h"
 #include "kernels/gemm.h"
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 
 typedef struct { int stride[2], pad[2], dil[2], groups; } conv_attrs;
 
@@ -128,10 +140,68 @@ static nnc_status conv_infer(nnc_node *n) {
 }
 
 
-/* Forward runs images in parallel (one slot each); backward runs chunks of
- * images in parallel (one slot each). */
-static size_t conv_workspace(const nnc_node *n, int training) {
+/* ---- the oneDNN path: the node's primitives, one set per plan */
+typedef struct conv_cache { nnc_kcache base; int n; nnc_dnnl_conv *e[NNC_MAX_PLANS]; } conv_cache;
+
+static void cache_release(nnc_kcache *k) {
+    conv_cache *c = (conv_cache *)k;
+    for (int i = 0; i < c->n; i++) nnc_dnnl_conv_free(c->e[i]);
+    free(c);
+}
+
+/* NNC_CONV=im2col selects the im2col path everywhere, to compare the two. */
+static int im2col_forced(void) {
+    const char *s = getenv("NNC_CONV");
+    return s && !strcmp(s, "im2col");
+}
+
+/* The node's oneDNN primitives for g and this mode at the current thread
+ * count, made on first use; NULL: take the im2col path. */
+static nnc_dnnl_conv *dnnl_for(nnc_node *n, const nnc_conv_geom *g, int training) {
+    if (im2col_forced()) return NULL;
+    int bias = n->n_in == 3;
+    conv_cache *c = (conv_cache *)n->kcache;
+    for (int i = 0; c && i < c->n; i++)
+        if (nnc_dnnl_conv_matches(c->e[i], g, bias, training)) return nnc_dnnl_conv_ok(c->e[i]) ? c->e[i] : NULL;
+    if (!c) {
+        if (!(c = calloc(1, sizeof *c))) return NULL;
+        c->base.release = cache_release;
+        n->kcache = &c->base;
+    }
+    nnc_dnnl_conv *e = nnc_dnnl_conv_new(g, bias, training);
+    if (!e) return NULL;
+    if (c->n == NNC_MAX_PLANS) { /* as many as the graph keeps plans: drop the oldest */
+        nnc_dnnl_conv_free(c->e[0]);
+        memmove(c->e, c->e + 1, (NNC_MAX_PLANS - 1) * sizeof *c->e);
+        c->n--;
+    }
+    c->e[c->n++] = e;
+    return nnc_dnnl_conv_ok(e) ? e : NULL;
+}
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Workspace of the oneDNN passes this node runs in a plan. */
+static size_t dnnl_ws(const nnc_dnnl_conv *c, const nnc_node *n, int training) {
+    size_t w = nnc_dnnl_conv_ws_forward(c);
+    if (training && nnc_needs_grad(n))
+        w = max_size(w, nnc_dnnl_conv_ws_backward(c, nnc_needs_grad(n->in[0]), n->accum[0], nnc_needs_grad(n->in[1]), n->accum[1]));
+    return w;
+}
+
+/* oneDNN: its passes, and one im2col slot so the fallback always fits.
+ * im2col: forward runs images in parallel (one slot each); backward runs
+ * chunks of images in parallel (one slot each). The hook makes the node's
+ * oneDNN primitives (at compile time, so that steps allocate nothing). */
+static size_t conv_workspace(const nnc_node *cn, int training) {
+    nnc_node *n = (nnc_node *)cn;
     nnc_conv_geom g = geom_of(n);
+    nnc_dnnl_conv *c = dnnl_for(n, &g, training);
+    if (c) {
+        size_t one = fwd_slot(&g);
+        if (training) one = max_size(one, bwd_layout(&g).total);
+        return max_size(dnnl_ws(c, n, training), one * sizeof(float));
+    }
     size_t fwd = fwd_slot(&g) * (size_t)n_slots(g.N, 0, 0), bwd = 0;
     if (training) {
         int64_t B = chunk_images(&g);
@@ -163,6 +233,12 @@ static void conv_forward(nnc_node *n, const nnc_exec *ex) {
     const float *x = n->in[0]->out.data, *w = n->in[1]->out.data;
     const float *b = n->n_in == 3 ? n->in[2]->out.data : NULL;
     float *y = n->out.data, *ws = ex->ws;
+    nnc_dnnl_conv *c = dnnl_for(n, &g, ex->training);
+    if (c && nnc_dnnl_conv_ws_forward(c) <= ex->ws_bytes) {
+        nnc_status s = nnc_dnnl_conv_forward(c, x, w, b, y, ws);
+        if (s && ex->fault) *ex->fault = s;
+        return;
+    }
     size_t slot = fwd_slot(&g);
     int64_t nt = n_slots(g.N, slot * sizeof(float), ex->ws_bytes);
     const int64_t xs = g.C * g.H * g.W, ys = g.K * g.OH * g.OW;
@@ -215,8 +291,20 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex) {
     nnc_conv_geom g = geom_of(n);
     const float *x = n->in[0]->out.data, *w = n->in[1]->out.data, *dy = n->grad.data;
     const int64_t P = g.OH * g.OW, ys = g.K * P;
+    int need_dx = nnc_needs_grad(n->in[0]), need_dw = nnc_needs_grad(n->in[1]);
+    int need_db = n->n_in == 3 && nnc_needs_grad(n->in[2]);
+    int acc_x = n->accum[0], acc_w = need_dw && n->accum[1];
+    nnc_dnnl_conv *c = need_dx || need_dw ? dnnl_for(n, &g, 1) : NULL;
+    int use_dnnl = c && nnc_dnnl_conv_ws_backward(c, need_dx, acc_x, need_dw, acc_w) <= ex->ws_bytes;
+    if (use_dnnl) {
+        nnc_status s = nnc_dnnl_conv_backward(c, x, w, dy, need_dx ? n->in[0]->grad.data : NULL, acc_x,
+                                              need_dw ? n->in[1]->grad.data : NULL, acc_w,
+                                              need_db ? n->in[2]->grad.data : NULL, need_db && n->accum[2], ex->ws);
+        if (s && ex->fault) *ex->fault = s;
+        if (s || need_dw) return; /* backward-weights summed the bias gradient too */
+    }
 
-    if (n->n_in == 3 && nnc_needs_grad(n->in[2])) {
+    if (need_db) {
         float *db = n->in[2]->grad.data;
         int acc = n->accum[2];
 #pragma omp parallel for schedule(static) if (g.K * g.N * P > 65536)
@@ -231,11 +319,9 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex) {
             db[k] = acc ? db[k] + (float)s : (float)s;
         }
     }
-    int need_dx = nnc_needs_grad(n->in[0]), need_dw = nnc_needs_grad(n->in[1]);
-    if (!need_dx && !need_dw) return;
+    if (use_dnnl || (!need_dx && !need_dw)) return;
 
     float *dx = need_dx ? n->in[0]->grad.data : NULL, *dw = need_dw ? n->in[1]->grad.data : NULL, *ws = ex->ws;
-    int acc_x = n->accum[0], acc_w = need_dw && n->accum[1];
     const int64_t B = chunk_images(&g), n_chunks = (g.N + B - 1) / B, wsize = nnc_numel(&n->in[1]->out);
     bwd_slot L = bwd_layout(&g);
     int64_t nt = n_slots(n_chunks, L.total * sizeof(float), ex->ws_bytes);
@@ -365,7 +451,7 @@ static int64_t conv_macs(const nnc_node *n) {
     return nnc_numel(&n->out) * w->shape[1] * w->shape[2] * w->shape[3]; /* per output: (C/groups) R S */
 }
 
-const nnc_op_desc nnc_op_conv2d = {"conv2d", "2-D convolution (im2col + GEMM): stride, padding, dilation, groups",
+const nnc_op_desc nnc_op_conv2d = {"conv2d", "2-D convolution (oneDNN; im2col + GEMM fallback): stride, padding, dilation, groups",
                                    "weight [K,C/groups,R,S], bias [K] optional; stride, pad, dilation, groups",
                                    conv_infer, conv_forward, conv_backward, conv_workspace, NULL,
                                    NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), conv_macs};

@@ -29,7 +29,8 @@ typedef struct nnc_op_case {
     const char *name;
     int64_t batch;
     double eps, rtol, atol;  /* finite-difference step and tolerance */
-    int int_range;           /* integer inputs are drawn from [0, int_range) */
+    int int_range;           /* integer inputs are drawn from [0, int_range); a negative
+                                value -k draws from [1, k] (sequence lengths) */
     nnc_node *(*build)(nnc_graph *g);
 } nnc_op_case;
 

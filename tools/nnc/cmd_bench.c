@@ -1,7 +1,7 @@
-/* cmd_bench.c -- `nnc bench W1|W2`: the workloads of shared/bench/pytorch/bench.py
+/* cmd_bench.c -- `nnc bench W1|W2|W3`: the workloads of shared/bench/pytorch/bench.py
  * on one random batch reused every step (data loading is not timed), after a
  * warm-up; prints one key=value line per mode. The full benchmark suite
- * (W3..W6, --vs-pytorch, repeats, profiles) belongs to the performance work. */
+ * (W4..W6, --vs-pytorch, repeats, profiles) belongs to the performance work. */
 #include "cli.h"
 #include <omp.h>
 #include <stdlib.h>
@@ -11,7 +11,8 @@
 void help_bench(FILE *f) {
     fprintf(f, "usage: nnc bench WORKLOAD [--mode train|infer|latency|all] [--time S] [--warmup S] [--threads N]\n\n"
                "WORKLOAD: W1 (LeNet-5, train batch 64, infer batch 256, latency batch 1) or\n"
-               "          W2 (MLP 784-1024-1024-10, train batch 128).\n"
+               "          W2 (MLP 784-1024-1024-10, train batch 128) or\n"
+               "          W3 (CIFAR ResNet-20, 3x32x32, train batch 128, infer batch 256, latency batch 1).\n"
                "Prints e.g.  workload=W1 mode=train batch=64 img_per_s=.. peak_rss_mb=..\n"
                "Default: --mode train --time 10 --warmup 2, threads = all cores.\n");
 }
@@ -20,6 +21,7 @@ typedef struct workload { const char *name, *model; int64_t train_batch; float l
 static const workload workloads[] = {
     {"W1", "lenet5", 64, 0.05f, 0.9f, 5e-4f},
     {"W2", "mlp", 128, 0.05f, 0.9f, 0.0f},
+    {"W3", "resnet20", 128, 0.1f, 0.9f, 5e-4f}, /* projection shortcuts (option B), as bench.py */
 };
 
 static double peak_rss_mb(void) {
@@ -98,11 +100,11 @@ int cmd_bench(int argc, char **argv) {
     int bad = a.bad;
     cli_args_free(&a);
     if (bad) return 2;
-    if (npos != 1) return cli_usage_error("bench", "give one WORKLOAD (W1 or W2)");
+    if (npos != 1) return cli_usage_error("bench", "give one WORKLOAD (W1, W2 or W3)");
     const workload *w = NULL;
     for (size_t i = 0; i < sizeof workloads / sizeof *workloads; i++)
         if (!strcmp(pos[0], workloads[i].name)) w = &workloads[i];
-    if (!w) return cli_usage_error("bench", "unknown workload '%s' (W1 or W2 for now)", pos[0]);
+    if (!w) return cli_usage_error("bench", "unknown workload '%s' (W1, W2 or W3 for now)", pos[0]);
     int all = !strcmp(mode, "all");
     if (!all && strcmp(mode, "train") && strcmp(mode, "infer") && strcmp(mode, "latency"))
         return cli_usage_error("bench", "unknown mode '%s' (train, infer, latency or all)", mode);

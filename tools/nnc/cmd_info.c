@@ -5,7 +5,7 @@
 #include <string.h>
 
 void help_summary(FILE *f) {
-    fprintf(f, "usage: nnc summary MODEL [--input CxHxW] [--classes N] [--batch N]\n\n"
+    fprintf(f, "usage: nnc summary MODEL [--input CxHxW] [--classes N] [--batch N] [--model-options K=V,..]\n\n"
                "Prints each layer's output shape (per sample), trainable parameters, multiply-accumulates\n"
                "and output (activation) memory per sample; the totals; and the memory the engine plans for\n"
                "training and inference at --batch (default 64), without allocating it.\n");
@@ -37,6 +37,7 @@ int cmd_summary(int argc, char **argv) {
     const char *input = cli_str(&a, "input", NULL);
     long long classes = cli_int(&a, "classes", 0, 1, 1000000);
     long long batch = cli_int(&a, "batch", 64, 1, 1 << 20);
+    const char *model_options = cli_str(&a, "model-options", NULL);
     const char *pos[1] = {NULL};
     int npos = cli_positionals(&a, pos, 1);
     int bad = a.bad;
@@ -45,6 +46,7 @@ int cmd_summary(int argc, char **argv) {
     if (npos != 1) return cli_usage_error("summary", "give one MODEL name");
     nnc_model_opts mo = nnc_model_defaults();
     mo.num_classes = (int)classes;
+    mo.options = model_options;
     if (input) {
         int c, h, w;
         char tail;

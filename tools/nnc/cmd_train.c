@@ -1,6 +1,7 @@
 /* cmd_train.c -- `nnc train MODEL`: load data, normalize it by the training
  * set's mean and std, train, print one key=value line per epoch, save. */
 #include "cli.h"
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,9 @@
 void help_train(FILE *f) {
     fprintf(f,
             "usage: nnc train [MODEL] [flags]      (MODEL: a zoo name, default lenet5 (see nnc models),\n"
-            "                                      or a Darknet-style .cfg model file)\n\n"
+            "                                      or a Darknet-style .cfg model file)\n"
+            "       nnc train charrnn|seq2seq-add [flags]   sequence tasks with their own data\n"
+            "                                      (nnc train charrnn --help, nnc train seq2seq-add --help)\n\n"
             "Trains on an IDX data set (Fashion-MNIST by default) and evaluates on its test set after\n"
             "every epoch, printing one line per epoch:\n"
             "  epoch=E train_loss=.. train_acc=.. test_loss=.. test_acc=.. time_s=.. img_per_s=..\n\n"
@@ -22,7 +25,8 @@ void help_train(FILE *f) {
             "  --epochs N         epochs (default 5; 0 with --save writes the initialized model)\n"
             "  --batch N          mini-batch size (default 64)\n"
             "  --eval-batch N     evaluation batch size (default 1000)\n"
-            "  --optimizer NAME   sgd, adam, adamw, rmsprop or adagrad (default sgd)\n"
+            "  --optimizer NAME   sgd, adam, adamw, rmsprop or adagrad (default sgd; models with their own\n"
+            "                     recipe say so in 'nnc models': seqmnist* adam 0.001, lenet5-1998 sgd 0.003)\n"
             "  --lr X             learning rate (default 0.05 sgd, 0.001 adam/adamw, 0.01 rmsprop/adagrad)\n"
             "  --momentum X       SGD / RMSProp momentum (default 0.9 for sgd, 0 for rmsprop)\n"
             "  --momentum-form F  SGD momentum: pytorch (v = mu v + g; w -= lr v; default) or alexnet\n"
@@ -51,6 +55,7 @@ void help_train(FILE *f) {
             "  --early-stop N     stop after N epochs without a lower validation loss and keep the\n"
             "                     best-by-validation weights (needs --val-split)\n"
             "  --dropout P        dropout before the hidden fully connected layers (default none)\n"
+            "  --model-options S  model-specific key=value,... (e.g. shortcut=A, hidden=256,bidir=1)\n"
             "  --seed N           seed of initialization, shuffling and dropout (default 0)\n"
             "  --threads N        OpenMP threads (default: all cores)\n"
             "  --limit N          train on the first N training samples only\n"
@@ -59,8 +64,21 @@ void help_train(FILE *f) {
             "                     default: the data's own shape (1x28x28 for Fashion-MNIST)\n"
             "  --strict           .cfg models: unknown keys are errors, not warnings\n"
             "  --save FILE        write the trained weights (safetensors, PyTorch names)\n"
-            "  --checkpoint DIR   after every epoch keep weights + training state in DIR\n"
-            "  --resume DIR       continue from a checkpoint directory\n"
+            "  --checkpoint DIR   keep weights + training state in DIR (after every epoch, see --save-every);\n"
+            "                     each file is written to a temporary, fsync'd and renamed, so a kill at any\n"
+            "                     moment leaves the previous checkpoint loadable\n"
+            "  --save-every N     checkpoint every N epochs (default 1); 'Ns' (e.g. 500s): every N steps;\n"
+            "                     the last epoch is always saved\n"
+            "  --resume DIR       continue from a checkpoint directory exactly as if never stopped (same\n"
+            "                     parameters, optimizer state, schedule position, shuffles and dropout masks;\n"
+            "                     the seed is the checkpoint's)\n"
+            "  --deterministic    exact thread count and oneDNN kernels capped at AVX2, so results do not\n"
+            "                     depend on AVX-512 (runs are bit-identical for one seed and thread count;\n"
+            "                     see docs/RELIABILITY.md)\n"
+            "  --detect-anomaly   check every op's output and gradient for NaN/Inf each step and stop at\n"
+            "                     the first, naming the op (the loss itself is always checked)\n"
+            "  --max-memory B     refuse to start when training needs more than B bytes (suffix K, M or G,\n"
+            "                     powers of 1024; default: the machine's physical memory)\n"
             "  --quiet            no progress bar\n",
             NNC_FASHION_MNIST_DIR);
 }
@@ -88,6 +106,22 @@ static void on_epoch(const nnc_epoch_stats *s, void *user) {
     fflush(stdout);
 }
 
+/* "123", "64K", "512M", "2G" (powers of 1024) -> bytes; 0 when malformed. */
+static uint64_t parse_bytes(const char *txt) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(txt, &end, 10);
+    if (end == txt || errno || *txt == '-') return 0;
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k') shift = 10;
+    else if (*end == 'M' || *end == 'm') shift = 20;
+    else if (*end == 'G' || *end == 'g') shift = 30;
+    if (shift) end++;
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end || v > (~0ull >> shift)) return 0;
+    return (uint64_t)v << shift;
+}
+
 static int parse_list(const char *txt, int *out, int max) {
     int k = 0;
     const char *p = txt;
@@ -109,13 +143,18 @@ int cmd_train(int argc, char **argv) {
     o.epochs = (int)cli_int(&a, "epochs", 5, 0, 100000);
     o.batch = cli_int(&a, "batch", 64, 1, 1 << 20);
     o.eval_batch = cli_int(&a, "eval-batch", 1000, 1, 1 << 20);
-    const char *optname = cli_str(&a, "optimizer", "sgd");
     static const char *const optnames[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad"};
+    /* a zoo model's documented recipe (nnc_model_recipe) changes the defaults */
+    nnc_optim_kind rkind = NNC_OPTIM_SGD;
+    float rlr = 0;
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] != '-' && nnc_model_recipe(argv[i], &rkind, &rlr)) break;
+    const char *optname = cli_str(&a, "optimizer", optnames[rkind]);
     int ok = -1;
     for (int i = 0; i < 5; i++) if (!strcmp(optname, optnames[i])) ok = i;
     nnc_optim_kind kind = ok < 0 ? NNC_OPTIM_SGD : (nnc_optim_kind)ok;
     static const double def_lr[] = {0.05, 1e-3, 1e-3, 1e-2, 1e-2}, def_wd[] = {5e-4, 5e-4, 1e-2, 0, 0};
-    double lr = cli_num(&a, "lr", def_lr[kind], 1e-12, 1e6);
+    double lr = cli_num(&a, "lr", rlr > 0 && kind == rkind ? rlr : def_lr[kind], 1e-12, 1e6);
     double mom = cli_num(&a, "momentum", kind == NNC_OPTIM_SGD ? 0.9 : 0, 0, 0.999999);
     double wd = cli_num(&a, "wd", def_wd[kind], 0, 1e3);
     const char *form = cli_str(&a, "momentum-form", "pytorch");
@@ -128,6 +167,7 @@ int cmd_train(int argc, char **argv) {
     const char *freeze = cli_str(&a, "freeze", NULL);
     const char *sched = cli_str(&a, "schedule", NULL);
     double dropout = cli_num(&a, "dropout", 0, 0, 0.99);
+    const char *model_options = cli_str(&a, "model-options", NULL);
     o.seed = (uint64_t)cli_int(&a, "seed", 0, 0, (long long)(~0ull >> 1));
     int threads = (int)cli_int(&a, "threads", 0, 0, 1024);
     long long limit = cli_int(&a, "limit", 0, 0, 1ll << 40);
@@ -145,6 +185,10 @@ int cmd_train(int argc, char **argv) {
     o.early_stop = (int)cli_int(&a, "early-stop", 0, 0, 100000);
     o.checkpoint_dir = cli_str(&a, "checkpoint", NULL);
     o.resume_dir = cli_str(&a, "resume", NULL);
+    const char *save_every = cli_str(&a, "save-every", NULL);
+    const char *max_mem = cli_str(&a, "max-memory", NULL);
+    o.deterministic = cli_flag(&a, "deterministic");
+    o.detect_anomaly = cli_flag(&a, "detect-anomaly");
     progress pr = {isatty(2), cli_flag(&a, "quiet"), 0};
     const char *pos[1] = {"lenet5"};
     int npos = cli_positionals(&a, pos, 1);
@@ -171,6 +215,19 @@ int cmd_train(int argc, char **argv) {
         }
     }
     if (o.early_stop && o.val_split == 0) return cli_usage_error("train", "--early-stop needs --val-split");
+    if (save_every) {
+        char *end;
+        errno = 0;
+        long long n = strtoll(save_every, &end, 10);
+        int steps = *end == 's' && end[1] == 0;
+        if (end == save_every || errno || n < 1 || n > (1ll << 40) || (*end && !steps))
+            return cli_usage_error("train", "--save-every '%s' must be N (epochs) or Ns (steps), N >= 1", save_every);
+        if (!o.checkpoint_dir) return cli_usage_error("train", "--save-every needs --checkpoint DIR");
+        o.save_every = steps ? 0 : (int)(n > 100000 ? 100000 : n);
+        o.save_every_steps = steps ? n : 0;
+    }
+    if (max_mem && !(o.max_memory = parse_bytes(max_mem)))
+        return cli_usage_error("train", "--max-memory '%s' must be a positive number of bytes, optionally with K, M or G", max_mem);
     if (threads) nnc_set_threads(threads);
     switch (kind) {
     case NNC_OPTIM_SGD: o.optim = nnc_optim_sgd((float)lr, (float)mom, (float)wd); break;
@@ -193,6 +250,7 @@ int cmd_train(int argc, char **argv) {
 
     nnc_model_opts mo = nnc_model_defaults();
     mo.dropout = (float)dropout;
+    mo.options = model_options;
     int64_t in_c = 0, in_h = 0, in_w = 0;
     if (input && !cli_parse_input(input, &in_c, &in_h, &in_w))
         return cli_usage_error("train", "--input '%s' must be CxHxW with positive sizes", input);

@@ -1,0 +1,49 @@
+/* dnnl_conv.h -- 2-D convolution through oneDNN's convolution primitives on
+ * plain tensors: x [N,C,H,W], w [K,C/groups,R,S], b [K], y [N,K,OH,OW]
+ * (geometry as in conv.h). oneDNN chooses its own (blocked) layouts; the
+ * passes reorder between the caller's plain tensors and buffers in the
+ * caller's workspace, and oneDNN's scratchpad lives there too, so a pass
+ * allocates nothing of ours. One nnc_dnnl_conv holds the primitives of one
+ * geometry, mode (inference / training) and thread count: create it at
+ * compile time, reuse it every step. A fixed thread count gives bitwise
+ * repeatable results. The only place that speaks the oneDNN 2.x API for
+ * convolutions (3.x differs). */
+#ifndef NNC_KERNELS_DNNL_CONV_H
+#define NNC_KERNELS_DNNL_CONV_H
+#include "kernels/conv.h"
+#include "nnc.h"
+#include <stddef.h>
+
+typedef struct nnc_dnnl_conv nnc_dnnl_conv;
+
+/* Primitives for g, with a bias when bias != 0, with backward-data and
+ * backward-weights when training != 0 (their outputs may overwrite or add).
+ * NULL only when out of memory; a geometry oneDNN only covers with its slow
+ * reference code gives an object that nnc_dnnl_conv_ok() rejects. */
+nnc_dnnl_conv *nnc_dnnl_conv_new(const nnc_conv_geom *g, int bias, int training);
+void nnc_dnnl_conv_free(nnc_dnnl_conv *c);
+/* 1 when oneDNN has a fast implementation for every pass. */
+int nnc_dnnl_conv_ok(const nnc_dnnl_conv *c);
+/* 1 when c was made for this geometry, bias, mode and the current thread count. */
+int nnc_dnnl_conv_matches(const nnc_dnnl_conv *c, const nnc_conv_geom *g, int bias, int training);
+/* oneDNN's implementation names, e.g. "jit:avx512_common" (pass 0 forward,
+ * 1 backward-data, 2 backward-weights; "" when absent). */
+const char *nnc_dnnl_conv_impl(const nnc_dnnl_conv *c, int pass);
+
+/* Workspace bytes of forward, and of backward for the gradients wanted
+ * (need_*) and whether each is added to the caller's tensor (acc_*) or
+ * overwrites it. */
+size_t nnc_dnnl_conv_ws_forward(const nnc_dnnl_conv *c);
+size_t nnc_dnnl_conv_ws_backward(const nnc_dnnl_conv *c, int need_dx, int acc_x, int need_dw, int acc_w);
+
+/* y = conv(x, w) + b (b NULL when made without bias). ws: 64-byte aligned,
+ * at least nnc_dnnl_conv_ws_forward(c) bytes. */
+nnc_status nnc_dnnl_conv_forward(nnc_dnnl_conv *c, const float *x, const float *w, const float *b, float *y, void *ws);
+/* Training objects only; a NULL gradient is not wanted, acc_* = add.
+ *   dx (+)= backward-data(w, dy)
+ *   dw (+)= backward-weights(x, dy), and with dw, when made with a bias,
+ *   db (+)= sum of dy per channel.
+ * ws: nnc_dnnl_conv_ws_backward(c, dx != NULL, acc_x, dw != NULL, acc_w) bytes. */
+nnc_status nnc_dnnl_conv_backward(nnc_dnnl_conv *c, const float *x, const float *w, const float *dy, float *dx, int acc_x,
+                                  float *dw, int acc_w, float *db, int acc_b, void *ws);
+#endif
