@@ -71,7 +71,7 @@ check:
 	$(MAKE) SAN=1 test
 
 test: tests
-	@NNC=$(BUILD)/nnc sh tests/run.sh $(TEST_BIN) tests/test_cli.sh tests/test_reliability.sh tests/test_bad_cli.sh tests/test_seq_cli.sh
+	@NNC=$(BUILD)/nnc sh tests/run.sh $(TEST_BIN) tests/test_cli.sh tests/test_reliability.sh tests/test_bad_cli.sh tests/test_seq_cli.sh tests/test_bench.sh tests/test_cfg_cli.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig

@@ -539,6 +539,26 @@ float nnc_rand_uniform(uint64_t seed, uint64_t stream, uint64_t counter); /* [0,
 float nnc_rand_normal(uint64_t seed, uint64_t stream, uint64_t counter);
 
 /* ------------------------------------------------ safetensors (src/io) */
+/* @@SECTION bench@@ */
+/* ------------------------------------------------------- per-node timing
+ * For profiles (`nnc bench --profile`): with timing on, forward and backward
+ * add the wall-clock seconds of every op node's kernel into a caller-owned
+ * row. rows[i] belongs to the node created i-th (leaves included, with op
+ * NULL), so the rows whose op is non-NULL follow nnc_graph_layers' order.
+ * Off (the default) it costs one branch per node. */
+typedef struct nnc_node_time {
+    const char *name, *op;         /* the node's name ("" if unnamed); op name, NULL for leaves */
+    double forward_s, backward_s;  /* seconds summed since timing was turned on */
+    int64_t forward_calls, backward_calls;
+} nnc_node_time;
+/* Nodes created so far (leaves and ops). */
+int nnc_graph_n_nodes(const nnc_graph *g);
+/* rows non-NULL: zeroes rows[0..n), sets name/op and turns timing on; n must
+ * be at least nnc_graph_n_nodes(g) (NNC_ERR_ARG otherwise). Nodes created
+ * afterwards are not timed. rows NULL: off. The caller keeps rows alive
+ * while timing is on. */
+nnc_status nnc_graph_set_timing(nnc_graph *g, nnc_node_time *rows, int n);
+
 /* @@SECTION rnn@@ */
 /* ----------------------------------------------------------- recurrent layers
  * Sequences are batch-first: x f32 [N, T, features]. Cells follow PyTorch's

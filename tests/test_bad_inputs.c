@@ -87,6 +87,12 @@ static const char *shown(void) {
     return m;
 }
 
+static const bad_file cfg_cases[] = {
+    {"cfg/steps_huge.cfg", NNC_ERR_FORMAT, ":6: steps value 3 ('801e90') is not a batch number"},
+    {"cfg/steps_fraction.cfg", NNC_ERR_FORMAT, ":6: steps value 2 ('150.5') is not a batch number"},
+    {"cfg/scales_negative.cfg", NNC_ERR_FORMAT, ":7: scales value 1 ('-2') is out of range"},
+};
+
 /* The message must hold the file's path and the detail. */
 static void check_msg(nnc_status got, nnc_status want, const char *path, const char *detail) {
     const char *m = shown();
@@ -116,6 +122,11 @@ static void run_files(const char *label, const bad_file *c, int n, int kind) {
                 s = nnc_safetensors_open(path, &f);
                 T_CHECK(f == NULL);
                 if (!s) nnc_safetensors_close(f);
+            } else if (kind == 3) {
+                nnc_model *m = (nnc_model *)&s; /* must be reset to NULL on failure */
+                s = nnc_model_from_cfg(path, NULL, NULL, &m);
+                T_CHECK(m == NULL);
+                if (!s) nnc_model_free(m);
             } else {
                 nnc_tensor t;
                 s = kind == 1 ? nnc_idx_read(path, &t) : nnc_image_read(path, &t);
@@ -363,6 +374,7 @@ int main(void) {
     run_files("safetensors", st_cases, (int)(sizeof st_cases / sizeof st_cases[0]), 0);
     run_files("idx", idx_cases, (int)(sizeof idx_cases / sizeof idx_cases[0]), 1);
     run_files("image", image_cases, (int)(sizeof image_cases / sizeof image_cases[0]), 2);
+    run_files("cfg", cfg_cases, (int)(sizeof cfg_cases / sizeof cfg_cases[0]), 3);
     dataset_cases();
     missing_file_cases();
     api_cases();

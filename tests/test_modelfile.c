@@ -520,6 +520,27 @@ int main(void) {
             unlink(t);
             free(t);
         }
+        /* Darknet's own rnn.cfg loads: 256 one-hot inputs (one step), three [rnn] of 1024, fc 256 */
+        p = path_of("cfg/good/darknet_rnn.cfg");
+        int warnings = 0;
+        nnc_cfg_net net;
+        nnc_cfg_opts dco = {0, quiet, &warnings, &net};
+        m = NULL;
+        T_OK(nnc_model_from_cfg(p, NULL, &dco, &m));
+        if (m) {
+            int64_t want = (1024 * 256 + 1024 * 1024 + 2048) + 2 * (2 * 1024 * 1024 + 2048) + 1024 * 256 + 256;
+            T_CHECKF(nnc_graph_n_param_elems(m->g) == want, "%lld parameters, want %lld", (long long)nnc_graph_n_param_elems(m->g),
+                     (long long)want);
+            T_CHECK(m->num_classes == 256 && m->in_shape[0] == 256 && !strcmp(nnc_node_op(m->loss), "cross_entropy"));
+            T_CHECK(net.n_steps == 2 && net.steps[1] == 1500 && fabsf(net.learning_rate - 0.1f) < 1e-7f);
+        }
+        /* per [rnn]: batch_normalize, hidden, activation=leaky; one note for time_steps */
+        T_CHECKF(warnings == 3 * 3 + 1, "%d warnings, want 10", warnings);
+        nnc_model_free(m);
+        m = NULL;
+        dco.strict = 1;
+        T_CHECK(nnc_model_from_cfg(p, NULL, &dco, &m) == NNC_ERR_FORMAT && !m);
+        free(p);
         t = tmp_cfg("[net]\nwidth=3\nheight=2\nchannels=1\n[lstm]\noutput=4\nactivation=tanh\n");
         if (t) { /* activation= is [rnn]'s only */
             m = NULL;

@@ -126,6 +126,8 @@ struct nnc_graph {
     float loss_value;
     int seed_outputs;    /* gradcheck: outputs get seeded gradients (part of the plan key) */
     int detect_anomaly;  /* run.c: NaN/Inf check after every op (nnc_graph_set_detect_anomaly) */
+    nnc_node_time *timing; /* run.c: per-node kernel seconds (nnc_graph_set_timing); NULL: off */
+    int timing_n;
 };
 
 /* An input's declared per-sample shape, kept in its attrs. */

@@ -2,11 +2,14 @@
  * Nothing here allocates: every buffer was placed at compile time. With
  * detect_anomaly on, every op's forward output and every gradient its
  * backward writes is scanned for NaN/Inf, and the run stops at the first,
- * naming the node; off, it costs one branch per node. */
+ * naming the node; off, it costs one branch per node. Per-node timing
+ * (nnc_graph_set_timing, for profiles) works the same way: on, each kernel
+ * call is bracketed by a monotonic clock; off, one branch per node. */
 #include "core/graph.h"
 #include "ops/op.h"
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 void nnc_graph_set_detect_anomaly(nnc_graph *g, int on) {
     if (g) g->detect_anomaly = on ? 1 : 0;
@@ -52,6 +55,53 @@ static nnc_status check_backward(const nnc_graph *g, const nnc_node *n) {
     return NNC_OK;
 }
 
+int nnc_graph_n_nodes(const nnc_graph *g) { return g ? g->n_nodes : 0; }
+
+nnc_status nnc_graph_set_timing(nnc_graph *g, nnc_node_time *rows, int n) {
+    if (!g) return nnc_error(NNC_ERR_ARG, "nnc_graph_set_timing: graph is NULL");
+    if (!rows) {
+        g->timing = NULL;
+        g->timing_n = 0;
+        return NNC_OK;
+    }
+    if (n < g->n_nodes)
+        return nnc_error(NNC_ERR_ARG, "nnc_graph_set_timing: %d rows for a graph of %d nodes (see nnc_graph_n_nodes)", n, g->n_nodes);
+    memset(rows, 0, (size_t)n * sizeof *rows);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const nnc_node *nd = g->nodes[i];
+        rows[i].name = nd->name ? nd->name : "";
+        rows[i].op = nd->op >= 0 ? nnc_ops[nd->op].name : NULL;
+    }
+    g->timing = rows;
+    g->timing_n = g->n_nodes;
+    return NNC_OK;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A kernel call with timing on; nodes created after timing started are run untimed. */
+static void timed_kernel(nnc_graph *g, nnc_node *n, const nnc_exec *x, int backward) {
+    if (n->id >= g->timing_n) {
+        (backward ? nnc_ops[n->op].backward : nnc_ops[n->op].forward)(n, x);
+        return;
+    }
+    nnc_node_time *r = &g->timing[n->id];
+    double t0 = now_s();
+    if (backward) {
+        nnc_ops[n->op].backward(n, x);
+        r->backward_s += now_s() - t0;
+        r->backward_calls++;
+    } else {
+        nnc_ops[n->op].forward(n, x);
+        r->forward_s += now_s() - t0;
+        r->forward_calls++;
+    }
+}
+
 static nnc_exec exec_ctx(const nnc_graph *g) {
     nnc_exec x = {0};
     x.training = g->cur->training;
@@ -78,7 +128,8 @@ nnc_status nnc_graph_forward(nnc_graph *g) {
             }
             continue;
         }
-        nnc_ops[n->op].forward(n, &x);
+        if (g->timing) timed_kernel(g, n, &x, 0);
+        else nnc_ops[n->op].forward(n, &x);
         if (fault) return (nnc_status)fault;
         if (g->detect_anomaly) {
             nnc_status s = check_forward(g, n);
@@ -118,7 +169,8 @@ nnc_status nnc_graph_backward(nnc_graph *g) {
     for (int k = p->n_order - 1; k >= 0; k--) {
         nnc_node *n = p->order[k];
         if (n->op < 0 || !nnc_needs_grad(n)) continue;
-        nnc_ops[n->op].backward(n, &x);
+        if (g->timing) timed_kernel(g, n, &x, 1);
+        else nnc_ops[n->op].backward(n, &x);
         if (fault) return (nnc_status)fault;
         if (g->detect_anomaly) {
             nnc_status s = check_backward(g, n);

@@ -55,8 +55,11 @@
  *                    construct (three connected layers per step, logistic by
  *                    default, with hidden= and batch_normalize=); its keys that
  *                    map (output, activation) are read, the others (hidden,
- *                    batch_normalize, shortcut, ...) warn (fail when strict).
- *                    Darknet's [lstm]/[gru] keys other than output likewise.
+ *                    batch_normalize, shortcut, ...) warn (fail when strict),
+ *                    and so does an activation other than tanh/relu (Darknet's
+ *                    rnn.cfg has leaky: tanh cells are used), so Darknet's
+ *                    cfg/rnn.cfg loads. Darknet's [lstm]/[gru] keys other than
+ *                    output likewise.
  *   [route]          layers= list; concat along channels (one: identity).
  *   [shortcut]       from=, activation (linear): out = prev + from. A `from`
  *                    larger by an integer stride s is sampled every s pixels
@@ -138,6 +141,7 @@
 #include "ops/op.h"
 #include "models/zoo.h"
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,6 +420,16 @@ static nnc_status parse_net(const cfgfile *f, sec *s, desc *d, void (*warn)(cons
             double v = strtod(p, &e);
             if (e == p || (*e && *e != ',')) { st = ferr(f, lk->line, "%s=%s: expected comma-separated numbers", lists[li], lk->val); break; }
             if (cnt == 8) { st = ferr(f, lk->line, "%s: more than 8 values", lists[li]); break; }
+            /* range first: converting an out-of-range double is undefined */
+            if (li == 0 && !(v >= -1 && v <= INT_MAX && v == (double)(long long)v)) {
+                st = ferr(f, lk->line, "steps value %d ('%.*s') is not a batch number: expected an integer in -1..%d", cnt + 1,
+                          (int)(e - p), p, INT_MAX);
+                break;
+            }
+            if (li == 1 && !(v >= 0 && v <= 1e6)) {
+                st = ferr(f, lk->line, "scales value %d ('%.*s') is out of range: expected 0..1e6", cnt + 1, (int)(e - p), p);
+                break;
+            }
             if (li == 0) n->steps[cnt] = (int)v; else n->scales[cnt] = (float)v;
             cnt++;
             p = *e ? e + 1 : e;
@@ -537,7 +551,7 @@ static nnc_status parse_rbf(const cfgfile *f, sec *s, layer *l) {
 static nnc_status parse_recurrent(const cfgfile *f, sec *s, layer *l, int strict, void (*warn)(const char *, void *),
                                   void *user) {
     nnc_status st = NNC_OK;
-    l->filters = get_int(f, s, "output", 1, 1, 1 << 20, &st);
+    l->filters = get_int(f, s, "output", 1, 1, 65536, &st); /* as seqmnist's hidden= */
     l->layers = get_int(f, s, "layers", 1, 1, 64, &st);
     l->bidir = get_int(f, s, "bidirectional", 0, 0, 1, &st);
     l->p = get_float(f, s, "dropout", 0, 0, 0.999, &st);
@@ -546,8 +560,14 @@ static nnc_status parse_recurrent(const cfgfile *f, sec *s, layer *l, int strict
     if (l->type == L_RNN) {
         kv *a = find(s, "activation");
         l->act = get_act(f, s, A_TANH, &st);
-        if (!st && l->act != A_TANH && l->act != A_RELU)
-            st = ferr(f, a->line, "activation=%s: expected tanh or relu (nnc's [rnn] is torch.nn.RNN)", a->val);
+        if (!st && l->act != A_TANH && l->act != A_RELU) { /* a Darknet activation torch.nn.RNN lacks (its rnn.cfg: leaky) */
+            char msg[300];
+            snprintf(msg, sizeof msg, "%s:%d: activation=%s in [rnn]: nnc's [rnn] (torch.nn.RNN) has tanh or relu cells%s", f->path,
+                     a->line, a->val, strict ? "" : "; using tanh");
+            l->act = A_TANH;
+            if (strict) st = nnc_error(NNC_ERR_FORMAT, "%s (strict)", msg);
+            else if (warn) warn(msg, user);
+        }
     }
     kv *pk = find(s, "pool");
     l->pool = P_NONE;

@@ -4,14 +4,25 @@
  *   training: mean, var = batch mean and biased variance (sums in double);
  *             y = (x - mean) rstd gamma + beta, rstd = 1/sqrt(var + eps);
  *             running = (1-m) running + m batch (variance unbiased: var M/(M-1));
- *             num_batches_tracked += 1. Saves mean and rstd per channel.
+ *             num_batches_tracked += 1. Saves mean, rstd and the biased variance per channel.
  *   eval:     the same with the running statistics; nothing is updated.
  *   backward: xhat = (x - mean) rstd, dgamma = sum dy xhat, dbeta = sum dy,
  *             dx = gamma rstd / M (M dy - sum dy - xhat sum dy xhat)   (training)
  *             dx = gamma rstd_running dy                         (frozen statistics)
- * Backward reads x (and the saved mean/rstd). Parallel over channels. */
+ * Backward reads x (and the saved statistics).
+ * Fast path: oneDNN's batch-normalization primitives (kernels/dnnl_bn.c) on
+ * the plain tensors, made by the workspace hook at compile time per plan and
+ * kept in the node's kcache. oneDNN gives the batch mean and biased variance;
+ * the running update (momentum, unbiased variance, num_batches_tracked) is
+ * done here from them, exactly as the plain path does. Plain path (parallel
+ * over channels): shapes oneDNN has only reference code for, backward with
+ * frozen statistics, a workspace too small (threads changed after compiling)
+ * and NNC_DNNL=0 in the environment. */
 #include "ops/op.h"
+#include "kernels/dnnl_bn.h"
 #include <math.h>
+#include <omp.h>
+#include <stdlib.h>
 
 typedef struct { float eps, momentum; int gamma, beta, rmean, rvar, nbt; } bn_attrs; /* input indices, -1 if absent */
 
@@ -42,9 +53,10 @@ static nnc_status bn_infer(nnc_node *n) {
     return NNC_OK;
 }
 
-/* mean and rstd per channel, kept for backward */
+/* mean, rstd and biased variance per channel ([3C]), kept for backward:
+ * either backward path can follow either forward path */
 static size_t bn_saved(const nnc_node *n, int training) {
-    return training ? 2 * (size_t)n->in[0]->out.shape[1] * sizeof(float) : 0;
+    return training ? 3 * (size_t)n->in[0]->out.shape[1] * sizeof(float) : 0;
 }
 
 typedef struct { int64_t N, C, L; } bn_dims;
@@ -52,6 +64,90 @@ static bn_dims dims_of(const nnc_tensor *x) {
     bn_dims d = {x->shape[0], x->shape[1], 1};
     for (int i = 2; i < x->ndim; i++) d.L *= x->shape[i];
     return d;
+}
+
+/* ---- the oneDNN path: the node's primitives, one set per plan */
+typedef struct bn_cache { nnc_kcache base; int n; nnc_dnnl_bn *e[NNC_MAX_PLANS]; } bn_cache;
+
+static void cache_release(nnc_kcache *k) {
+    bn_cache *c = (bn_cache *)k;
+    for (int i = 0; i < c->n; i++) nnc_dnnl_bn_free(c->e[i]);
+    free(c);
+}
+
+/* NNC_DNNL=0 selects the plain kernels (batch norm and pooling), to compare. */
+static int dnnl_disabled(void) {
+    const char *s = getenv("NNC_DNNL");
+    return s && !strcmp(s, "0");
+}
+
+/* The node's oneDNN primitives for its current shape and this mode at the
+ * current thread count, made on first use; NULL: take the plain path. */
+static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training) {
+    if (dnnl_disabled()) return NULL;
+    const bn_attrs *a = NNC_ATTRS(n, bn_attrs);
+    bn_dims D = dims_of(&n->in[0]->out);
+    int sc = a->gamma >= 0, sh = a->beta >= 0;
+    bn_cache *c = (bn_cache *)n->kcache;
+    for (int i = 0; c && i < c->n; i++)
+        if (nnc_dnnl_bn_matches(c->e[i], D.N, D.C, D.L, a->eps, sc, sh, training)) return nnc_dnnl_bn_ok(c->e[i]) ? c->e[i] : NULL;
+    if (training && D.N * D.L <= 1) return NULL; /* forward reports the error */
+    if (!c) {
+        if (!(c = calloc(1, sizeof *c))) return NULL;
+        c->base.release = cache_release;
+        n->kcache = &c->base;
+    }
+    nnc_dnnl_bn *e = nnc_dnnl_bn_new(D.N, D.C, D.L, a->eps, sc, sh, training);
+    if (!e) return NULL;
+    if (c->n == NNC_MAX_PLANS) { /* as many as the graph keeps plans: drop the oldest */
+        nnc_dnnl_bn_free(c->e[0]);
+        memmove(c->e, c->e + 1, (NNC_MAX_PLANS - 1) * sizeof *c->e);
+        c->n--;
+    }
+    c->e[c->n++] = e;
+    return nnc_dnnl_bn_ok(e) ? e : NULL;
+}
+
+/* dx is written straight by oneDNN when wanted and overwritten */
+static int direct_dx(const nnc_node *n) { return nnc_needs_grad(n->in[0]) && !n->accum[0]; }
+
+/* The hook makes the node's oneDNN primitives at compile time, so that steps
+ * allocate nothing; the plain path needs no workspace. */
+static size_t bn_workspace(const nnc_node *cn, int training) {
+    nnc_node *n = (nnc_node *)cn;
+    nnc_dnnl_bn *b = dnnl_for(n, training);
+    if (!b) return 0;
+    size_t w = nnc_dnnl_bn_ws_forward(b), wb = training && nnc_needs_grad(n) ? nnc_dnnl_bn_ws_backward(b, direct_dx(n)) : 0;
+    return w > wb ? w : wb;
+}
+
+/* Training with oneDNN's batch statistics: the PyTorch running update. */
+static void bn_forward_dnnl(nnc_node *n, const nnc_exec *ex, nnc_dnnl_bn *b) {
+    const bn_attrs *a = NNC_ATTRS(n, bn_attrs);
+    bn_dims D = dims_of(&n->in[0]->out);
+    const int64_t C = D.C, M = D.N * D.L;
+    const float *gamma = a->gamma >= 0 ? n->in[a->gamma]->out.data : NULL;
+    const float *beta = a->beta >= 0 ? n->in[a->beta]->out.data : NULL;
+    float *rm = n->in[a->rmean]->out.data, *rv = n->in[a->rvar]->out.data, *saved = n->saved;
+    nnc_status s;
+    if (!ex->training) {
+        s = nnc_dnnl_bn_forward(b, n->in[0]->out.data, gamma, beta, rm, rv, n->out.data, ex->ws);
+        if (s && ex->fault) *ex->fault = s;
+        return;
+    }
+    float *mean = saved, *rstd = saved + C, *var = saved + 2 * C;
+    s = nnc_dnnl_bn_forward(b, n->in[0]->out.data, gamma, beta, mean, var, n->out.data, ex->ws);
+    if (s) {
+        if (ex->fault) *ex->fault = s;
+        return;
+    }
+    const double mom = a->momentum;
+    for (int64_t c = 0; c < C; c++) {
+        rstd[c] = (float)(1.0 / sqrt((double)var[c] + a->eps));
+        rm[c] = (float)((1 - mom) * rm[c] + mom * mean[c]);
+        rv[c] = (float)((1 - mom) * rv[c] + mom * var[c] * (double)M / (double)(M - 1));
+    }
+    if (a->nbt >= 0) ((int64_t *)n->in[a->nbt]->out.data)[0] += 1;
 }
 
 static void bn_forward(nnc_node *n, const nnc_exec *ex) {
@@ -73,6 +169,11 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
         return;
     }
     float *saved = n->saved;
+    nnc_dnnl_bn *b = dnnl_for(n, training);
+    if (b && (!training || saved) && nnc_dnnl_bn_ws_forward(b) <= ex->ws_bytes) {
+        bn_forward_dnnl(n, ex, b);
+        return;
+    }
 #pragma omp parallel for schedule(static) if (M * C > 32768)
     for (int64_t c = 0; c < C; c++) {
         double mean, rstd;
@@ -91,7 +192,7 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
             rstd = 1.0 / sqrt(var + eps);
             rm[c] = (float)((1 - mom) * rm[c] + mom * mean);
             rv[c] = (float)((1 - mom) * rv[c] + mom * var * (double)M / (double)(M - 1));
-            if (saved) { saved[c] = (float)mean; saved[C + c] = (float)rstd; }
+            if (saved) { saved[c] = (float)mean; saved[C + c] = (float)rstd; saved[2 * C + c] = (float)var; }
         } else {
             mean = rm[c];
             rstd = 1.0 / sqrt((double)rv[c] + eps);
@@ -119,6 +220,12 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
     int acc_x = n->accum[0], acc_g = a->gamma >= 0 ? n->accum[a->gamma] : 0, acc_b = a->beta >= 0 ? n->accum[a->beta] : 0;
     /* statistics of this forward (batch) or frozen ones (running) */
     int batch_stats = ex->training && saved;
+    nnc_dnnl_bn *b = batch_stats && (dX || dG || dB) ? dnnl_for(n, 1) : NULL;
+    if (b && nnc_dnnl_bn_ws_backward(b, dX && !acc_x) <= ex->ws_bytes) {
+        nnc_status s = nnc_dnnl_bn_backward(b, X, gamma, a->beta >= 0 ? n->in[a->beta]->out.data : NULL, saved, saved + 2 * C, dY, dX, acc_x, dG, acc_g, dB, acc_b, ex->ws);
+        if (s && ex->fault) *ex->fault = s;
+        return;
+    }
 #pragma omp parallel for schedule(static) if (M * C > 32768)
     for (int64_t c = 0; c < C; c++) {
         double mean = batch_stats ? saved[c] : rm[c];
@@ -238,5 +345,5 @@ static const nnc_op_case cases[] = {
 
 const nnc_op_desc nnc_op_batchnorm = {"batchnorm", "batch normalization over axis 1 (PyTorch: momentum, unbiased running variance)",
                                       "weight, bias optional [C]; running_mean, running_var [C]; num_batches_tracked; eps, momentum",
-                                      bn_infer, bn_forward, bn_backward, NULL, bn_saved,
+                                      bn_infer, bn_forward, bn_backward, bn_workspace, bn_saved,
                                       NNC_READS_IN(0), cases, (int)(sizeof cases / sizeof cases[0]), NULL};

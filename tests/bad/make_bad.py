@@ -111,3 +111,13 @@ put("image", "png_sig_only.png", SIG)
 # message once read the strings after the file was closed).
 put("weights", "bad_norm_std.safetensors", st({"__metadata__": {"nnc.norm_mean": "0.5", "nnc.norm_std": "0-35"}, "w": ok()}, b"\0" * 4))
 put("weights", "zero_norm_std.safetensors", st({"__metadata__": {"nnc.norm_mean": "0.5", "nnc.norm_std": "0"}, "w": ok()}, b"\0" * 4))
+
+# --------------------------------------------------------------------- cfg
+# [net] training-schedule lists (found by fuzz_cfg: a huge step was converted
+# to int, which is undefined behaviour). The malformed layer files are in
+# tests/cfg/bad/ (tests/test_modelfile.c).
+NET = b"[net]\nwidth=8\nheight=8\nchannels=1\npolicy=steps\n"
+LAYER = b"[connected]\noutput=2\n"
+put("cfg", "steps_huge.cfg", NET + b"steps=5,0,801e90\nscales=.1,.1,.1\n" + LAYER)
+put("cfg", "steps_fraction.cfg", NET + b"steps=100,150.5\nscales=.1,.1\n" + LAYER)
+put("cfg", "scales_negative.cfg", NET + b"steps=100\nscales=-2\n" + LAYER)

@@ -58,8 +58,6 @@ void help_train_charrnn(FILE *f);
 int task_seq2seq_train(int argc, char **argv);
 void help_train_seq2seq(FILE *f);
 int cmd_sample(int argc, char **argv);
-/* W6 / W6bi (bench_rnn.c): prints one key=value line. */
-nnc_status bench_w6(int bidir, double tmin, double warm, int repeat);
 void help_sample(FILE *f);
 void help_eval(FILE *f);
 void help_predict(FILE *f);

@@ -158,10 +158,11 @@ void help_train_charrnn(FILE *f) {
                "  --layers N         stacked layers (default 1)\n"
                "  --embed N          embedding size; 0 = one-hot input (default 64)\n"
                "  --seq-len T        BPTT window (default 64)\n"
-               "  --batch B          parallel streams (default 64)\n"
+               "  --batch B          parallel streams (default 32)\n"
                "  --epochs N         passes over the training text (default 5)\n"
                "  --minutes M        stop training after M minutes (then evaluate)\n"
-               "  --lr LR            Adam learning rate (default 0.002)\n"
+               "  --lr LR            Adam learning rate (default 0.005)\n"
+               "  --lr-decay G       multiply the rate by G after every epoch (default 0.9)\n"
                "  --clip-norm C      gradient global-norm clip (default 5)\n"
                "  --dropout P        between stacked layers (default 0)\n"
                "  --limit N          use only the first N bytes of the text\n"
@@ -177,10 +178,11 @@ int task_charrnn_train(int argc, char **argv) {
     charrnn_cfg c = {NNC_LSTM, cli_int(&a, "hidden", 512, 1, 65536), cli_int(&a, "embed", 64, 0, 65536),
                      cli_int(&a, "seq-len", 64, 1, 100000), (int)cli_int(&a, "layers", 1, 1, 16), 0,
                      (float)cli_num(&a, "dropout", 0, 0, 0.99)};
-    int64_t B = cli_int(&a, "batch", 64, 1, 1024);
+    int64_t B = cli_int(&a, "batch", 32, 1, 1024);
     int epochs = (int)cli_int(&a, "epochs", 5, 0, 100000);
     double minutes = cli_num(&a, "minutes", 0, 0, 1e6);
-    double lr = cli_num(&a, "lr", 2e-3, 1e-9, 10), clip = cli_num(&a, "clip-norm", 5, 0, 1e9);
+    double lr = cli_num(&a, "lr", 5e-3, 1e-9, 10), clip = cli_num(&a, "clip-norm", 5, 0, 1e9);
+    double decay = cli_num(&a, "lr-decay", 0.9, 1e-6, 1);
     int64_t limit = cli_int(&a, "limit", 0, 0, (long long)1 << 40);
     const char *save = cli_str(&a, "save", NULL);
     int threads = (int)cli_int(&a, "threads", 0, 0, 1024);
@@ -231,6 +233,7 @@ int task_charrnn_train(int argc, char **argv) {
     int stop = 0;
     for (int ep = 1; ep <= epochs && !stop && !s; ep++) {
         if ((s = nnc_graph_compile(n.g, B, 1))) break;
+        nnc_graph_set_lr(n.g, (float)(lr * pow(decay, ep - 1)));
         zero_state(&n);
         double nats = 0;
         int64_t count = 0, chars = 0;
