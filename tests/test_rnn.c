@@ -300,6 +300,7 @@ static void gradcheck_layer(nnc_rnn_cell cell) {
     nnc_gradcheck_opts go = nnc_gradcheck_defaults();
     go.eps = 3e-3;
     go.rtol = 3e-3;
+    go.atol = 3e-4; /* float32 central differences of a deep graph: ~1e-4 of noise on small directions */
     go.full_jacobian = 1;
     nnc_gradcheck_result res;
     nnc_status s = nnc_gradcheck(g, &go, &res);

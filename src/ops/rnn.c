@@ -138,14 +138,17 @@ static const nnc_tensor *onehot_ids(const nnc_node *n) {
     return x->op == NNC_OP_ONE_HOT && x->in[0]->op < 0 ? &x->in[0]->out : NULL;
 }
 
-/* Workspace: forward GRU Q_t [N, 3H], then W_ih^T [I, GH] (one-hot input);
+/* Workspace: forward GRU Q_t [N, 3H], then W_ih^T [I, GH] (one-hot input),
+ * then W_hh^T [H, GH] (oneDNN's sgemm repacks a transposed B on every call,
+ * which costs as much as a small-M product: the step GEMM runs 3x faster on
+ * a copy transposed once per forward);
  * backward dP [N,T,GH] (+ dQ for GRU), dh, dh2, dc [N,H], then the
  * one-hot scatter buffer [I, GH]. */
 static size_t rnn_workspace(const nnc_node *n, int training) {
     rnn_dims d = dims_of(n);
     int cell = NNC_ATTRS(n, rnn_attrs)->cell;
     size_t oh = onehot_ids(n) ? (size_t)(d.I * d.G * d.H) : 0;
-    size_t fwd = (cell == RNN_GRU ? (size_t)(d.N * 3 * d.H) : 0) + oh;
+    size_t fwd = (cell == RNN_GRU ? (size_t)(d.N * 3 * d.H) : 0) + oh + (size_t)(d.H * d.G * d.H);
     if (!training) return fwd * sizeof(float);
     size_t dp = (size_t)(d.N * d.T * d.G * d.H);
     size_t bwd = dp * (cell == RNN_GRU ? 2 : 1) + 3 * (size_t)(d.N * d.H) + oh;
@@ -215,6 +218,10 @@ static void rnn_forward(nnc_node *n, const nnc_exec *ex) {
         else memset(c, 0, (size_t)(N * H) * sizeof(float));
     }
     float *Q = ex->ws; /* GRU: W_hh h + b_hh for the step */
+    float *WhhT = (float *)ex->ws + (a->cell == RNN_GRU ? N * GH : 0) + (onehot_ids(n) ? I * GH : 0);
+#pragma omp parallel for schedule(static) if (GH * H > 65536)
+    for (int64_t k = 0; k < H; k++)
+        for (int64_t j = 0; j < GH; j++) WhhT[k * GH + j] = Whh[j * H + k];
     for (int64_t k = 0; k < T; k++) {
         const int64_t t = time_of(a, &d, k);
         float *Pt = P + t * GH; /* row i at Pt + i*T*GH */
@@ -225,9 +232,9 @@ static void rnn_forward(nnc_node *n, const nnc_exec *ex) {
         if (a->cell == RNN_GRU) {
             if (bhh)
                 for (int64_t i = 0; i < N; i++) memcpy(Q + i * GH, bhh, (size_t)GH * sizeof(float));
-            nnc_sgemm('N', 'T', N, GH, H, 1.0f, h, H, Whh, H, bhh ? 1.0f : 0.0f, Q, GH);
+            nnc_sgemm('N', 'N', N, GH, H, 1.0f, h, H, WhhT, GH, bhh ? 1.0f : 0.0f, Q, GH);
         } else {
-            nnc_sgemm('N', 'T', N, GH, H, 1.0f, h, H, Whh, H, 1.0f, Pt, T * GH);
+            nnc_sgemm('N', 'N', N, GH, H, 1.0f, h, H, WhhT, GH, 1.0f, Pt, T * GH);
         }
 #pragma omp parallel for schedule(static) if (N * GH > 32768)
         for (int64_t i = 0; i < N; i++) {
