@@ -548,6 +548,7 @@ float nnc_rand_normal(uint64_t seed, uint64_t stream, uint64_t counter);
  * Off (the default) it costs one branch per node. */
 typedef struct nnc_node_time {
     const char *name, *op;         /* the node's name ("" if unnamed); op name, NULL for leaves */
+    const char *param;             /* its first parameter input's name ("layer1.0.conv1.weight"), "" if none */
     double forward_s, backward_s;  /* seconds summed since timing was turned on */
     int64_t forward_calls, backward_calls;
 } nnc_node_time;
@@ -778,7 +779,15 @@ typedef struct nnc_cfg_net {    /* [net]'s training options, as written */
     float scales[8];
     int step;                   /* policy=step */
     float gamma, power;
+    int adam;                   /* adam=1: Adam with b1, b2, eps (Darknet's B1, B2, eps) */
+    float b1, b2, eps;
+    unsigned set;               /* NNC_CFG_NET_* bits: the keys the file has (the rest are Darknet's defaults) */
 } nnc_cfg_net;
+enum {
+    NNC_CFG_NET_BATCH = 1, NNC_CFG_NET_SUBDIVISIONS = 2, NNC_CFG_NET_LR = 4, NNC_CFG_NET_MOMENTUM = 8,
+    NNC_CFG_NET_DECAY = 16, NNC_CFG_NET_POLICY = 32, NNC_CFG_NET_MAX_BATCHES = 64, NNC_CFG_NET_BURN_IN = 128,
+    NNC_CFG_NET_ADAM = 256
+};
 typedef struct nnc_cfg_opts {
     int strict;                 /* unknown keys are errors instead of warnings */
     void (*warn)(const char *msg, void *user); /* warnings and notes; NULL: printed to stderr */
@@ -794,9 +803,14 @@ nnc_status nnc_model_from_cfg(const char *path, const nnc_model_opts *opts, cons
  * name (NULL: "<memory>") stands for the file in messages. */
 nnc_status nnc_model_from_cfg_mem(const char *text, size_t n, const char *name, const nnc_model_opts *opts,
                                   const nnc_cfg_opts *co, nnc_model **out);
-/* Writes a .cfg (to a FILE *) for a zoo model (lenet5, mlp) or a .cfg file
- * (canonical form, every key explicit); others are NNC_ERR_UNSUPPORTED. */
+/* Writes a .cfg (to a FILE *) for a zoo model or a .cfg file (canonical
+ * form, every key explicit); [net] carries the zoo model's own recipe
+ * (nnc_model_recipe). A model with an op that has no section is
+ * NNC_ERR_UNSUPPORTED naming the op. */
 nnc_status nnc_model_write_cfg(const char *model, const nnc_model_opts *opts, void *file);
+/* The same for a built model (its graph is walked); title names it in the
+ * file's first line and in errors. */
+nnc_status nnc_cfg_write_model(nnc_model *m, const char *title, void *file);
 
 /* ------------------------------------------------- training (src/train) */
 /* @@SECTION train@@ */

@@ -30,6 +30,7 @@ check W3 "--batch 8" "workload=W3 model=resnet20 mode=train batch=8" 40813184
 check W4 "--batch 2" "workload=W4 model=densenet-bc100 mode=train batch=2" 287929692
 check W4d40 "--batch 4" "workload=W4d40 model=densenet-bc mode=train batch=4" 72365352
 check W5 "--batch 4" "workload=W5 model=vgg11-bn-32 mode=train batch=4" 152769536
+check W7 "--batch 4" "workload=W7 model=alexnet-small-32 mode=train batch=4" 182220800
 check W6 "" "workload=W6 model=char-rnn mode=train batch=32" 114688 tokens_per_s
 check W6bi "" "workload=W6bi model=char-rnn-bi mode=train batch=32" 622592 tokens_per_s
 check "--model nin" "--batch 2" "workload=model model=nin mode=train batch=2" "[0-9]*"
@@ -100,3 +101,5 @@ bad "unknown mode refused" "unknown mode 'fast'" $NNC bench W1 --mode fast
 bad "--profile with --vs-pytorch refused" "--profile takes one workload" $NNC bench W1 --profile --vs-pytorch
 bad "no workload" "give one WORKLOAD" $NNC bench
 bad "unknown model named" "unknown model 'nosuch'" $NNC bench --model nosuch $Q
+bad "W6's fixed batch is not overridden" "batch is fixed" $NNC bench W6 --batch 4
+bad "--options without --model refused" "--options goes with --model" $NNC bench W1 --options depth=40

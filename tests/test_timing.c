@@ -1,6 +1,7 @@
 /* test_timing.c -- per-node timing (nnc_graph_set_timing, used by
  * `nnc bench --profile`): rows follow node creation order with op names in
- * nnc_graph_layers' order, every op kernel call is counted and timed, timing
+ * nnc_graph_layers' order and with their first parameter's name, every op
+ * kernel call is counted and timed, timing
  * changes no result and allocates nothing in the step, turning it off stops
  * the counting, and bad arguments are refused with a message. */
 #include "testlib.h"
@@ -56,6 +57,7 @@ int main(void) {
             double total = 0;
             for (int i = 0; i < n; i++) {
                 if (!rows[i].op) { /* a leaf: input, parameter or state */
+                    T_CHECK(rows[i].param && !rows[i].param[0]);
                     T_CHECK(rows[i].forward_calls == 0 && rows[i].backward_calls == 0 && rows[i].forward_s == 0);
                     continue;
                 }
@@ -67,8 +69,11 @@ int main(void) {
                 T_CHECKF(rows[i].backward_calls == 3, "%s %s: %lld backward calls", rows[i].op, rows[i].name,
                          (long long)rows[i].backward_calls);
                 T_CHECK(rows[i].forward_s >= 0 && rows[i].backward_s >= 0);
+                if (!strcmp(rows[i].op, "relu")) T_CHECKF(!rows[i].param[0], "relu has param '%s'", rows[i].param);
                 if (!strcmp(rows[i].op, "conv2d")) {
                     conv_rows++;
+                    T_CHECKF(!strcmp(rows[i].param, conv_rows == 1 ? "conv1.weight" : "conv2.weight"), "conv row %d: param '%s'",
+                             conv_rows, rows[i].param);
                     T_CHECKF(rows[i].forward_s > 0 && rows[i].backward_s > 0, "conv %s: %g / %g s", rows[i].name,
                              rows[i].forward_s, rows[i].backward_s);
                 }

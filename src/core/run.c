@@ -71,6 +71,9 @@ nnc_status nnc_graph_set_timing(nnc_graph *g, nnc_node_time *rows, int n) {
         const nnc_node *nd = g->nodes[i];
         rows[i].name = nd->name ? nd->name : "";
         rows[i].op = nd->op >= 0 ? nnc_ops[nd->op].name : NULL;
+        rows[i].param = "";
+        for (int j = 0; j < nd->n_in && nd->op >= 0; j++)
+            if ((nd->in[j]->flags & NNC_NODE_PARAM) && nd->in[j]->name) { rows[i].param = nd->in[j]->name; break; }
     }
     g->timing = rows;
     g->timing_n = g->n_nodes;

@@ -3,9 +3,11 @@
  * flattened into L), per-channel gamma, beta, mean, variance [C].
  * oneDNN's statistics are the batch mean and the BIASED variance; the op
  * (ops/batchnorm.c) does PyTorch's running-statistics update from them.
- * Plain layout on purpose: oneDNN's ncsp implementation runs forward and
- * backward together in about the time of our plain forward, while the
- * blocked one pays two reorders per tensor. One nnc_dnnl_bn holds the
+ * Plain layout: oneDNN's jit kernels want blocked (nChw16c) or nhwc
+ * tensors, which would cost two reorders per tensor here, so this runs its
+ * ncsp kernel, which measured slower than ops/batchnorm.c's plain kernel in
+ * ResNet-20 (hence opt-in there); it becomes worth it when blocked layouts
+ * flow between oneDNN ops. One nnc_dnnl_bn holds the
  * primitives of one shape, eps, affine flags, mode and thread count: create
  * it at compile time, reuse it every step; the scratchpad and the buffers
  * for accumulated gradients live in the caller's workspace. */

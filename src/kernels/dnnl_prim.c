@@ -3,7 +3,13 @@
 #include "kernels/dnnl_prim.h"
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+int nnc_dnnl_disabled(void) {
+    const char *s = getenv("NNC_DNNL");
+    return s && !strcmp(s, "0");
+}
 
 static dnnl_engine_t engine;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;

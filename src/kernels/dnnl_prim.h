@@ -8,6 +8,10 @@
 #include <dnnl.h>
 #include <stddef.h>
 
+/* 1 when NNC_DNNL=0 is set: batch norm and pooling take their plain
+ * kernels (to compare the two paths). */
+int nnc_dnnl_disabled(void);
+
 /* The process's CPU engine, made once; NULL when oneDNN cannot make one. */
 dnnl_engine_t nnc_dnnl_engine(void);
 

@@ -13,8 +13,11 @@
  *   [net]            width, height, channels (required > 0); training options
  *                    batch, subdivisions, learning_rate, momentum, decay, policy
  *                    (constant, steps, step, poly, exp, sigmoid, random, sgdr),
- *                    steps, scales, step, gamma, power, max_batches, burn_in
- *                    (returned in nnc_cfg_net); augmentation keys (angle,
+ *                    steps, scales, step, gamma, power, max_batches, burn_in,
+ *                    adam (0) with B1 (.9), B2 (.999), eps (1e-7), returned in
+ *                    nnc_cfg_net with a mask (set) of the keys present; the
+ *                    model ignores them, `nnc train` applies the present ones
+ *                    (tools/nnc/cfg_recipe.c); augmentation keys (angle,
  *                    saturation, exposure, hue, aspect, jitter, flip, ...) are
  *                    accepted and ignored with one note.
  *   [convolutional]  filters (1), size (1), stride (1) / stride_x, stride_y,
@@ -116,10 +119,11 @@
  * Unknown keys warn (the callback, or stderr) and fail when strict.
  *
  * The writer prints every key explicitly (canonical form) from the resolved
- * layers, so parse -> write -> parse gives the identical graph. Zoo models:
+ * layers (max_batches only when > 0: 0 leaves the epochs to nnc train); a
+ * zoo model's [net] is its nnc train recipe (net_recipe), so parse -> write -> parse gives the identical graph. Zoo models:
  * lenet5 and mlp are written as Darknet sections (and a [flatten] before the
  * first [connected], as the zoo has); any other model, or a built one given
- * to nnc_cfg_write_model (internal: tests), is written by walking its graph (graph_desc: conv2d [+ batchnorm] [+ activation]
+ * to nnc_cfg_write_model, is written by walking its graph (graph_desc: conv2d [+ batchnorm] [+ activation]
  * -> [convolutional], linear -> [connected], add -> [shortcut], concat ->
  * [route], pools, dropout, flatten, LRN, standalone batch norms and
  * activations, avgpool + channel_affine -> [subsampling], conv2d_table ->
@@ -380,10 +384,10 @@ static int resolve_ref(const cfgfile *f, const desc *d, int self, const char *to
 
 static const char *const net_keys[] = {"batch", "subdivisions", "learning_rate", "momentum", "decay", "policy",
                                        "steps", "scales", "step", "gamma", "power", "max_batches", "burn_in",
-                                       "width", "height", "channels", "inputs", "name", NULL};
+                                       "adam", "b1", "b2", "eps", "width", "height", "channels", "inputs", "name", NULL};
 static const char *const aug_keys[] = {"angle", "saturation", "exposure", "hue", "aspect", "jitter", "flip",
-                                       "min_crop", "max_crop", "mosaic", "mixup", "cutmix", "blur", "adam",
-                                       "b1", "b2", "eps", "time_steps", "max_chart_loss", "letter_box",
+                                       "min_crop", "max_crop", "mosaic", "mixup", "cutmix", "blur",
+                                       "time_steps", "max_chart_loss", "letter_box",
                                        "label_smooth_eps", "random", "seed", NULL};
 
 static nnc_status parse_net(const cfgfile *f, sec *s, desc *d, void (*warn)(const char *, void *), void *user) {
@@ -400,6 +404,16 @@ static nnc_status parse_net(const cfgfile *f, sec *s, desc *d, void (*warn)(cons
     n->step = get_int(f, s, "step", 1, 1, 1 << 30, &st);
     n->gamma = get_float(f, s, "gamma", 1, 0, 1e3, &st);
     n->power = get_float(f, s, "power", 4, 0, 1e3, &st);
+    n->adam = get_int(f, s, "adam", 0, 0, 1, &st);
+    n->b1 = get_float(f, s, "b1", 0.9f, 0, 0.999999, &st);
+    n->b2 = get_float(f, s, "b2", 0.999f, 0, 0.999999, &st);
+    n->eps = get_float(f, s, "eps", 1e-7f, 1e-30, 1, &st);
+    static const struct { const char *key; unsigned bit; } present[] = {
+        {"batch", NNC_CFG_NET_BATCH}, {"subdivisions", NNC_CFG_NET_SUBDIVISIONS}, {"learning_rate", NNC_CFG_NET_LR},
+        {"momentum", NNC_CFG_NET_MOMENTUM}, {"decay", NNC_CFG_NET_DECAY}, {"policy", NNC_CFG_NET_POLICY},
+        {"max_batches", NNC_CFG_NET_MAX_BATCHES}, {"burn_in", NNC_CFG_NET_BURN_IN}, {"adam", NNC_CFG_NET_ADAM}};
+    for (size_t i = 0; i < sizeof present / sizeof present[0]; i++)
+        if (find(s, present[i].key)) n->set |= present[i].bit;
     snprintf(n->policy, sizeof n->policy, "constant");
     kv *k = find(s, "policy");
     if (k && !st) {
@@ -1225,8 +1239,10 @@ static void desc_write(const desc *d, FILE *f, const char *title) {
     fprintf(f, "# %s -- written by nnc export-cfg (Darknet .cfg dialect; see src/models/modelfile.c)\n", title);
     fprintf(f, "[net]\nwidth=%d\nheight=%d\nchannels=%d\nbatch=%d\nsubdivisions=%d\n", d->w, d->h, d->c, n->batch,
             n->subdivisions);
-    fprintf(f, "learning_rate=%g\nmomentum=%g\ndecay=%g\nmax_batches=%d\npolicy=%s\n", n->learning_rate, n->momentum,
-            n->decay, n->max_batches, n->policy);
+    fprintf(f, "learning_rate=%g\nmomentum=%g\ndecay=%g\n", n->learning_rate, n->momentum, n->decay);
+    if (n->adam) fprintf(f, "adam=1\nB1=%g\nB2=%g\neps=%g\n", n->b1, n->b2, n->eps);
+    if (n->max_batches) fprintf(f, "max_batches=%d\n", n->max_batches);
+    fprintf(f, "policy=%s\n", n->policy);
     if (n->burn_in) fprintf(f, "burn_in=%d\n", n->burn_in);
     if (!strcmp(n->policy, "step")) fprintf(f, "step=%d\ngamma=%g\n", n->step, n->gamma);
     if (!strcmp(n->policy, "exp")) fprintf(f, "gamma=%g\n", n->gamma);
@@ -1310,16 +1326,14 @@ static void desc_write(const desc *d, FILE *f, const char *title) {
 }
 
 /* The zoo models the writer knows, as descriptions. */
-static int zoo_desc(const char *name, const nnc_model_opts *opts, desc *d) {
-    nnc_model_opts o = opts ? *opts : nnc_model_defaults();
-    memset(d, 0, sizeof *d);
-    int lenet = !strcmp(name, "lenet5");
-    if (!lenet && strcmp(name, "mlp")) return 0;
-    d->c = o.in_channels ? o.in_channels : 1;
-    d->h = o.height ? o.height : 28;
-    d->w = o.width ? o.width : 28;
-    int classes = o.num_classes ? o.num_classes : 10;
-    nnc_cfg_net *n = &d->net;
+/* [net] of a written zoo model: nnc train's recipe for it, so that `nnc train
+ * FILE.cfg` trains as `nnc train NAME` (up to 7 epochs: the file's policy is
+ * constant, nnc's default multistep drops the rate at epochs 8 and 12). The
+ * default is W1's (batch 64, SGD lr 0.05 momentum 0.9 decay 5e-4); a model
+ * with its own recipe (nnc_model_recipe) gets its rate, and Adam becomes
+ * adam=1 with PyTorch's betas and eps. */
+static void net_recipe(nnc_cfg_net *n, const char *model) {
+    memset(n, 0, sizeof *n);
     n->batch = 64;
     n->subdivisions = 1;
     n->learning_rate = 0.05f;
@@ -1329,6 +1343,28 @@ static int zoo_desc(const char *name, const nnc_model_opts *opts, desc *d) {
     n->gamma = 1;
     n->power = 4;
     snprintf(n->policy, sizeof n->policy, "constant");
+    nnc_optim_kind kind;
+    float lr;
+    if (!nnc_model_recipe(model, &kind, &lr)) return;
+    n->learning_rate = lr;
+    if (kind == NNC_OPTIM_ADAM) {
+        n->adam = 1;
+        n->b1 = 0.9f;
+        n->b2 = 0.999f;
+        n->eps = 1e-8f;
+    }
+}
+
+static int zoo_desc(const char *name, const nnc_model_opts *opts, desc *d) {
+    nnc_model_opts o = opts ? *opts : nnc_model_defaults();
+    memset(d, 0, sizeof *d);
+    int lenet = !strcmp(name, "lenet5");
+    if (!lenet && strcmp(name, "mlp")) return 0;
+    d->c = o.in_channels ? o.in_channels : 1;
+    d->h = o.height ? o.height : 28;
+    d->w = o.width ? o.width : 28;
+    int classes = o.num_classes ? o.num_classes : 10;
+    net_recipe(&d->net, name);
     layer *l;
 #define ADD(t) do { if (!(l = desc_add(d, t))) return -1; } while (0)
     if (lenet) {
@@ -1529,16 +1565,7 @@ static int graph_desc(nnc_model *m, desc *d, char *why, size_t nwhy) {
     d->c = (int)m->in_shape[0];
     d->h = (int)m->in_shape[1];
     d->w = (int)m->in_shape[2];
-    nnc_cfg_net *n = &d->net;
-    n->batch = 64;
-    n->subdivisions = 1;
-    n->learning_rate = 0.05f;
-    n->momentum = 0.9f;
-    n->decay = 0.0005f;
-    n->step = 1;
-    n->gamma = 1;
-    n->power = 4;
-    snprintf(n->policy, sizeof n->policy, "constant");
+    net_recipe(&d->net, m->name);
     char *active = calloc((size_t)N, 1), *done = calloc((size_t)N, 1);
     int *uses = calloc((size_t)N, sizeof *uses), *at = malloc((size_t)N * sizeof *at);
     if (!active || !done || !uses || !at) { free(active); free(done); free(uses); free(at); snprintf(why, nwhy, "out of memory"); return -1; }
@@ -1813,10 +1840,7 @@ out:
 }
 
 /* Writes a built model (its graph, walked by graph_desc) as a .cfg; title
- * names it in the first line and in errors. Internal (not in nnc.h): used by
- * nnc_model_write_cfg and by tests/test_modelfile.c for graphs the zoo does
- * not build. */
-nnc_status nnc_cfg_write_model(nnc_model *m, const char *title, void *file);
+ * names it in the first line and in errors. */
 nnc_status nnc_cfg_write_model(nnc_model *m, const char *title, void *file) {
     if (!m || !m->g || !m->input || !m->logits || !title || !file) return nnc_error(NNC_ERR_ARG, "nnc_cfg_write_model: NULL argument");
     desc d;

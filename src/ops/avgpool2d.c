@@ -2,9 +2,14 @@
  * y = sum over the window clipped to the input / divisor, where the divisor
  * is the window clipped to the padded input (H + ph, W + pw) when
  * count_include_pad (PyTorch's default), else the number of input elements
- * in it. backward: dx += dy / divisor over each window; reads nothing. */
+ * in it. backward: dx += dy / divisor over each window; reads nothing.
+ * Fast path: oneDNN's average pooling (kernels/dnnl_pool.c) where its
+ * divisor is PyTorch's: always without count_include_pad, with it when no
+ * window reaches past the explicit padding (ceil_mode can make one). The
+ * rest, and NNC_DNNL=0, take the plain kernels. */
 #include "ops/op.h"
 #include "kernels/pool.h"
+#include "ops/pool_dnnl.h"
 
 static nnc_status avgpool_infer(nnc_node *n) {
     const nnc_pool2d_opts *o = NNC_ATTRS(n, nnc_pool2d_opts);
@@ -45,11 +50,18 @@ static inline window window_at(const nnc_pool_geom *g, int64_t oh, int64_t ow) {
     return w;
 }
 
+static size_t avgpool_workspace(const nnc_node *n, int training) { return nnc_pool_dnnl_ws((nnc_node *)n, 0, training); }
+
 static void avgpool_forward(nnc_node *n, const nnc_exec *ex) {
-    (void)ex;
     nnc_pool_geom g = nnc_pool_geometry(&n->in[0]->out, NNC_ATTRS(n, nnc_pool2d_opts));
     const float *X = n->in[0]->out.data;
     float *Y = n->out.data;
+    nnc_dnnl_pool *p = nnc_pool_dnnl_pass(n, ex, 0, 0);
+    if (p) {
+        nnc_status s = nnc_dnnl_pool_forward(p, X, Y, NULL, ex->ws);
+        if (s && ex->fault) *ex->fault = s;
+        return;
+    }
     const int64_t planes = g.N * g.C, HW = g.H * g.W, P = g.OH * g.OW;
 #pragma omp parallel for schedule(static) if (planes * P * g.kh * g.kw > 32768)
     for (int64_t pl = 0; pl < planes; pl++) {
@@ -67,12 +79,17 @@ static void avgpool_forward(nnc_node *n, const nnc_exec *ex) {
 }
 
 static void avgpool_backward(nnc_node *n, const nnc_exec *ex) {
-    (void)ex;
     if (!nnc_needs_grad(n->in[0])) return;
     nnc_pool_geom g = nnc_pool_geometry(&n->in[0]->out, NNC_ATTRS(n, nnc_pool2d_opts));
     const float *dY = n->grad.data;
     float *dX = n->in[0]->grad.data;
     int acc = n->accum[0];
+    nnc_dnnl_pool *p = nnc_pool_dnnl_pass(n, ex, 0, 1);
+    if (p) {
+        nnc_status s = nnc_dnnl_pool_backward(p, dY, dX, acc, NULL, ex->ws);
+        if (s && ex->fault) *ex->fault = s;
+        return;
+    }
     const int64_t planes = g.N * g.C, HW = g.H * g.W, P = g.OH * g.OW;
 #pragma omp parallel for schedule(static) if (planes * P * g.kh * g.kw > 32768)
     for (int64_t pl = 0; pl < planes; pl++) {
@@ -123,7 +140,7 @@ static const nnc_op_case cases[] = {
     {"avgpool2d_3x2_s21_p10_ceil_cip", 2, 1e-2, 2e-3, 1e-4, 0, case_rect},
 };
 
-const nnc_op_desc nnc_op_avgpool2d = {"avgpool2d", "2-D average pooling (PyTorch geometry: count_include_pad, ceil_mode)",
+const nnc_op_desc nnc_op_avgpool2d = {"avgpool2d", "2-D average pooling (oneDNN; PyTorch geometry: count_include_pad, ceil_mode)",
                                       "kernel, stride (0: kernel), pad (<= kernel/2), ceil_mode, count_include_pad",
-                                      avgpool_infer, avgpool_forward, avgpool_backward, NULL, NULL,
+                                      avgpool_infer, avgpool_forward, avgpool_backward, avgpool_workspace, NULL,
                                       0, cases, (int)(sizeof cases / sizeof cases[0]), NULL};

@@ -1,7 +1,8 @@
 /* batchnorm.c -- batch normalization over axis 1 of [N,C], [N,C,L] or [N,C,H,W]
  * (M = N * L elements per channel). Inputs: x, gamma, beta (each optional),
  * running_mean, running_var (f32 state [C]), num_batches_tracked (i64, optional).
- *   training: mean, var = batch mean and biased variance (sums in double);
+ *   training: mean, var = batch mean and biased variance (row sums in float
+ *             lanes, added in double; see row_sums);
  *             y = (x - mean) rstd gamma + beta, rstd = 1/sqrt(var + eps);
  *             running = (1-m) running + m batch (variance unbiased: var M/(M-1));
  *             num_batches_tracked += 1. Saves mean, rstd and the biased variance per channel.
@@ -10,18 +11,21 @@
  *             dx = gamma rstd / M (M dy - sum dy - xhat sum dy xhat)   (training)
  *             dx = gamma rstd_running dy                         (frozen statistics)
  * Backward reads x (and the saved statistics).
- * Fast path: oneDNN's batch-normalization primitives (kernels/dnnl_bn.c) on
- * the plain tensors, made by the workspace hook at compile time per plan and
- * kept in the node's kcache. oneDNN gives the batch mean and biased variance;
- * the running update (momentum, unbiased variance, num_batches_tracked) is
- * done here from them, exactly as the plain path does. Plain path (parallel
- * over channels): shapes oneDNN has only reference code for, backward with
- * frozen statistics, a workspace too small (threads changed after compiling)
- * and NNC_DNNL=0 in the environment. */
+ * oneDNN path, opt-in with NNC_DNNL_BN=1: oneDNN's batch-normalization
+ * primitives (kernels/dnnl_bn.c) on the plain tensors, made by the workspace
+ * hook at compile time per plan and kept in the node's kcache. oneDNN gives
+ * the batch mean and biased variance; the running update (momentum,
+ * unbiased variance, num_batches_tracked) is done here from them, exactly as
+ * the plain path does. It is not the default because on plain NCHW (its
+ * ncsp kernel) it measured slower than the plain kernel below in ResNet-20
+ * (docs/ARCHITECTURE.md, "Kernels and threads"); its jit kernels want
+ * blocked layouts. Plain path (parallel over channels): the default, and
+ * shapes oneDNN has only reference code for, backward with frozen
+ * statistics, a workspace too small (threads changed after compiling). */
 #include "ops/op.h"
 #include "kernels/dnnl_bn.h"
+#include "kernels/dnnl_prim.h"
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 
 typedef struct { float eps, momentum; int gamma, beta, rmean, rvar, nbt; } bn_attrs; /* input indices, -1 if absent */
@@ -66,6 +70,37 @@ static bn_dims dims_of(const nnc_tensor *x) {
     return d;
 }
 
+/* ---- per-row sums of the plain kernels: 16 independent float lanes (they
+ * vectorize), flushed to double every 4096 elements, in a fixed order, so
+ * results do not depend on the thread count. */
+#define BN_LANES 16
+#define BN_BLOCK 4096
+/* s1 += sum x, s2 += sum (x - m)^2 (when s2) or sum y (x - m) (when y) */
+static void row_sums(const float *x, const float *y, int64_t L, float m, double *s1, double *s2) {
+    for (int64_t b0 = 0; b0 < L; b0 += BN_BLOCK) {
+        int64_t b1 = b0 + BN_BLOCK < L ? b0 + BN_BLOCK : L, l = b0;
+        float a1[BN_LANES] = {0}, a2[BN_LANES] = {0};
+        if (y)
+            for (; l + BN_LANES <= b1; l += BN_LANES)
+                for (int j = 0; j < BN_LANES; j++) { a1[j] += y[l + j]; a2[j] += y[l + j] * (x[l + j] - m); }
+        else if (s2)
+            for (; l + BN_LANES <= b1; l += BN_LANES)
+                for (int j = 0; j < BN_LANES; j++) { float t = x[l + j] - m; a2[j] += t * t; }
+        else
+            for (; l + BN_LANES <= b1; l += BN_LANES)
+                for (int j = 0; j < BN_LANES; j++) a1[j] += x[l + j];
+        double t1 = 0, t2 = 0;
+        for (int j = 0; j < BN_LANES; j++) { t1 += a1[j]; t2 += a2[j]; }
+        for (; l < b1; l++) {
+            if (y) { t1 += y[l]; t2 += (double)y[l] * (x[l] - m); }
+            else if (s2) { double t = x[l] - m; t2 += t * t; }
+            else t1 += x[l];
+        }
+        if (s1) *s1 += t1;
+        if (s2) *s2 += t2;
+    }
+}
+
 /* ---- the oneDNN path: the node's primitives, one set per plan */
 typedef struct bn_cache { nnc_kcache base; int n; nnc_dnnl_bn *e[NNC_MAX_PLANS]; } bn_cache;
 
@@ -75,16 +110,15 @@ static void cache_release(nnc_kcache *k) {
     free(c);
 }
 
-/* NNC_DNNL=0 selects the plain kernels (batch norm and pooling), to compare. */
-static int dnnl_disabled(void) {
-    const char *s = getenv("NNC_DNNL");
-    return s && !strcmp(s, "0");
-}
-
 /* The node's oneDNN primitives for its current shape and this mode at the
  * current thread count, made on first use; NULL: take the plain path. */
+static int dnnl_wanted(void) {
+    const char *s = getenv("NNC_DNNL_BN");
+    return s && !strcmp(s, "1") && !nnc_dnnl_disabled();
+}
+
 static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training) {
-    if (dnnl_disabled()) return NULL;
+    if (!dnnl_wanted()) return NULL;
     const bn_attrs *a = NNC_ATTRS(n, bn_attrs);
     bn_dims D = dims_of(&n->in[0]->out);
     int sc = a->gamma >= 0, sh = a->beta >= 0;
@@ -179,15 +213,9 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
         double mean, rstd;
         if (training) {
             double s = 0, v = 0;
-            for (int64_t i = 0; i < N; i++) {
-                const float *xc = X + (i * C + c) * L;
-                for (int64_t l = 0; l < L; l++) s += xc[l];
-            }
+            for (int64_t i = 0; i < N; i++) row_sums(X + (i * C + c) * L, NULL, L, 0.0f, &s, NULL);
             mean = s / (double)M;
-            for (int64_t i = 0; i < N; i++) {
-                const float *xc = X + (i * C + c) * L;
-                for (int64_t l = 0; l < L; l++) { double t = xc[l] - mean; v += t * t; }
-            }
+            for (int64_t i = 0; i < N; i++) row_sums(X + (i * C + c) * L, NULL, L, (float)mean, NULL, &v);
             double var = v / (double)M;
             rstd = 1.0 / sqrt(var + eps);
             rm[c] = (float)((1 - mom) * rm[c] + mom * mean);
@@ -222,7 +250,8 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
     int batch_stats = ex->training && saved;
     nnc_dnnl_bn *b = batch_stats && (dX || dG || dB) ? dnnl_for(n, 1) : NULL;
     if (b && nnc_dnnl_bn_ws_backward(b, dX && !acc_x) <= ex->ws_bytes) {
-        nnc_status s = nnc_dnnl_bn_backward(b, X, gamma, a->beta >= 0 ? n->in[a->beta]->out.data : NULL, saved, saved + 2 * C, dY, dX, acc_x, dG, acc_g, dB, acc_b, ex->ws);
+        const float *beta = a->beta >= 0 ? n->in[a->beta]->out.data : NULL;
+        nnc_status s = nnc_dnnl_bn_backward(b, X, gamma, beta, saved, saved + 2 * C, dY, dX, acc_x, dG, acc_g, dB, acc_b, ex->ws);
         if (s && ex->fault) *ex->fault = s;
         return;
     }
@@ -230,31 +259,25 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
     for (int64_t c = 0; c < C; c++) {
         double mean = batch_stats ? saved[c] : rm[c];
         double rstd = batch_stats ? saved[C + c] : 1.0 / sqrt((double)rv[c] + a->eps);
-        double sdy = 0, sdyx = 0;
-        for (int64_t i = 0; i < N; i++) {
-            const float *xc = X + (i * C + c) * L, *dyc = dY + (i * C + c) * L;
-            for (int64_t l = 0; l < L; l++) {
-                sdy += dyc[l];
-                sdyx += dyc[l] * ((xc[l] - mean) * rstd);
-            }
-        }
+        const float fm = (float)mean;
+        double sdy = 0, sdyx = 0; /* sum dy, then sum dy xhat */
+        for (int64_t i = 0; i < N; i++) row_sums(X + (i * C + c) * L, dY + (i * C + c) * L, L, fm, &sdy, &sdyx);
+        sdyx *= rstd;
         if (dG) dG[c] = acc_g ? dG[c] + (float)sdyx : (float)sdyx;
         if (dB) dB[c] = acc_b ? dB[c] + (float)sdy : (float)sdy;
         if (!dX) continue;
+        /* dx = gr dy + b + k (x - mean): b = -gr sdy / M, k = -gr rstd sdyx / M
+         * with batch statistics, b = k = 0 with frozen ones */
         double gr = (gamma ? gamma[c] : 1.0) * rstd;
+        const float fa = (float)gr, fb = batch_stats ? (float)(-gr * sdy / (double)M) : 0.0f,
+                    fk = batch_stats ? (float)(-gr * rstd * sdyx / (double)M) : 0.0f;
         for (int64_t i = 0; i < N; i++) {
             const float *xc = X + (i * C + c) * L, *dyc = dY + (i * C + c) * L;
             float *dxc = dX + (i * C + c) * L;
-            for (int64_t l = 0; l < L; l++) {
-                double d;
-                if (batch_stats) {
-                    double xh = (xc[l] - mean) * rstd;
-                    d = gr / (double)M * ((double)M * dyc[l] - sdy - xh * sdyx);
-                } else {
-                    d = gr * dyc[l];
-                }
-                dxc[l] = acc_x ? dxc[l] + (float)d : (float)d;
-            }
+            if (acc_x)
+                for (int64_t l = 0; l < L; l++) dxc[l] += fa * dyc[l] + fb + fk * (xc[l] - fm);
+            else
+                for (int64_t l = 0; l < L; l++) dxc[l] = fa * dyc[l] + fb + fk * (xc[l] - fm);
         }
     }
 }

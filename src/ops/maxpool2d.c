@@ -3,9 +3,17 @@
  * windows. y = max over the window (the first maximum in row-major order;
  * NaN propagates). Training saves the argmax of every output as an int32
  * index into its input plane; backward scatters dy there, reading nothing
- * else. */
+ * else.
+ * Fast path: oneDNN's max pooling (kernels/dnnl_pool.c; ceil_mode as extra
+ * right padding) for every geometry but 2x2/2, where the plain kernel is
+ * faster. Its training forward saves oneDNN's own workspace in the saved
+ * buffer instead of the argmax, and a marker after it says which forward
+ * ran, which backward follows. oneDNN picks the first maximum too, but does
+ * not propagate NaN: an input holding a NaN takes the plain kernel.
+ * NNC_DNNL=0 selects the plain kernels. */
 #include "ops/op.h"
 #include "kernels/pool.h"
+#include "ops/pool_dnnl.h"
 #include <math.h>
 
 static nnc_status maxpool_infer(nnc_node *n) {
@@ -32,9 +40,38 @@ static nnc_status maxpool_infer(nnc_node *n) {
     return NNC_OK;
 }
 
-/* argmax indices, needed only when backward runs */
-static size_t maxpool_saved(const nnc_node *n, int training) {
-    return training ? (size_t)nnc_numel(&n->out) * sizeof(int32_t) : 0;
+/* 2x2 windows, stride 2, all inside the input (LeNet, VGG): unrolled. */
+static int is_2x2s2(const nnc_pool_geom *g) {
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 && 2 * g->OH <= g->H &&
+           2 * g->OW <= g->W;
+}
+
+/* The node's oneDNN primitives, NULL for the plain kernel. */
+static nnc_dnnl_pool *dnnl_of(nnc_node *n, const nnc_exec *ex, int backward) {
+    nnc_pool_geom g = nnc_pool_geometry(&n->in[0]->out, NNC_ATTRS(n, nnc_pool2d_opts));
+    return is_2x2s2(&g) ? NULL : nnc_pool_dnnl_pass(n, ex, 1, backward);
+}
+
+/* Training: argmax indices or oneDNN's workspace, then the int32 marker
+ * (1: oneDNN's). The hook makes the oneDNN primitives at compile time. */
+static size_t marker_at(const nnc_node *cn) {
+    nnc_node *n = (nnc_node *)cn;
+    nnc_pool_geom g = nnc_pool_geometry(&n->in[0]->out, NNC_ATTRS(n, nnc_pool2d_opts));
+    nnc_dnnl_pool *p = is_2x2s2(&g) ? NULL : nnc_pool_dnnl_for(n, &g, 1, 1);
+    size_t arg = (size_t)nnc_numel(&n->out) * sizeof(int32_t), dn = p ? nnc_dnnl_pool_saved_bytes(p) : 0;
+    return ((arg > dn ? arg : dn) + 3) / 4 * 4;
+}
+static size_t maxpool_saved(const nnc_node *n, int training) { return training ? marker_at(n) + sizeof(int32_t) : 0; }
+static size_t maxpool_workspace(const nnc_node *n, int training) {
+    nnc_pool_geom g = nnc_pool_geometry(&n->in[0]->out, NNC_ATTRS(n, nnc_pool2d_opts));
+    return is_2x2s2(&g) ? 0 : nnc_pool_dnnl_ws((nnc_node *)n, 1, training);
+}
+
+static int has_nan(const float *x, int64_t count) {
+    int bad = 0;
+#pragma omp parallel for simd reduction(| : bad) schedule(static) if (count > 262144)
+    for (int64_t i = 0; i < count; i++) bad |= x[i] != x[i];
+    return bad;
 }
 
 /* One output row, in blocks of outputs: for each window element (row ih,
@@ -79,11 +116,6 @@ static void maxpool_row(const nnc_pool_geom *g, const float *xp, int64_t oh, flo
     }
 }
 
-/* 2x2 windows, stride 2, all inside the input (LeNet, VGG): unrolled. */
-static int is_2x2s2(const nnc_pool_geom *g) {
-    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 && 2 * g->OH <= g->H &&
-           2 * g->OW <= g->W;
-}
 static void maxpool_plane_2x2s2(const nnc_pool_geom *g, const float *xp, float *yp, int32_t *ap) {
     for (int64_t oh = 0; oh < g->OH; oh++) {
         const float *r0 = xp + 2 * oh * g->W, *r1 = r0 + g->W;
@@ -105,11 +137,19 @@ static void maxpool_plane_2x2s2(const nnc_pool_geom *g, const float *xp, float *
 }
 
 static void maxpool_forward(nnc_node *n, const nnc_exec *ex) {
-    (void)ex;
     nnc_pool_geom g = nnc_pool_geometry(&n->in[0]->out, NNC_ATTRS(n, nnc_pool2d_opts));
     const float *X = n->in[0]->out.data;
     float *Y = n->out.data;
     int32_t *A = n->saved;
+    nnc_dnnl_pool *p = dnnl_of(n, ex, 0);
+    int32_t *marker = A ? (int32_t *)((char *)A + marker_at(n)) : NULL;
+    if (p && (A || !nnc_dnnl_pool_saved_bytes(p)) && !has_nan(X, nnc_numel(&n->in[0]->out))) {
+        nnc_status s = nnc_dnnl_pool_forward(p, X, Y, A, ex->ws);
+        if (s && ex->fault) *ex->fault = s;
+        if (marker) *marker = 1;
+        return;
+    }
+    if (marker) *marker = 0;
     const int64_t planes = g.N * g.C, HW = g.H * g.W, P = g.OH * g.OW;
 #pragma omp parallel for schedule(static) if (planes * P * g.kh * g.kw > 32768)
     for (int64_t pl = 0; pl < planes; pl++) {
@@ -123,13 +163,18 @@ static void maxpool_forward(nnc_node *n, const nnc_exec *ex) {
 }
 
 static void maxpool_backward(nnc_node *n, const nnc_exec *ex) {
-    (void)ex;
     if (!nnc_needs_grad(n->in[0])) return;
     nnc_pool_geom g = nnc_pool_geometry(&n->in[0]->out, NNC_ATTRS(n, nnc_pool2d_opts));
     const float *dY = n->grad.data;
     const int32_t *A = n->saved;
     float *dX = n->in[0]->grad.data;
     int acc = n->accum[0];
+    nnc_dnnl_pool *p = *(const int32_t *)((const char *)A + marker_at(n)) ? dnnl_of(n, ex, 1) : NULL;
+    if (p) {
+        nnc_status s = nnc_dnnl_pool_backward(p, dY, dX, acc, A, ex->ws);
+        if (s && ex->fault) *ex->fault = s;
+        return;
+    }
     const int64_t planes = g.N * g.C, HW = g.H * g.W, P = g.OH * g.OW;
 #pragma omp parallel for schedule(static) if (planes * (P + HW) > 32768)
     for (int64_t pl = 0; pl < planes; pl++) {
@@ -176,7 +221,7 @@ static const nnc_op_case cases[] = {
     {"maxpool2d_2x3_s12_p11", 2, 1e-4, 2e-3, 1e-4, 0, case_rect},
 };
 
-const nnc_op_desc nnc_op_maxpool2d = {"maxpool2d", "2-D max pooling (PyTorch geometry: -inf padding, ceil_mode)",
+const nnc_op_desc nnc_op_maxpool2d = {"maxpool2d", "2-D max pooling (oneDNN; PyTorch geometry: -inf padding, ceil_mode)",
                                       "kernel, stride (0: kernel), pad (<= kernel/2), ceil_mode",
-                                      maxpool_infer, maxpool_forward, maxpool_backward, NULL, maxpool_saved,
+                                      maxpool_infer, maxpool_forward, maxpool_backward, maxpool_workspace, maxpool_saved,
                                       0, cases, (int)(sizeof cases / sizeof cases[0]), NULL};

@@ -51,9 +51,10 @@ double bench_now(void);
 /* Median, min and max of v[0..n) (sorted in place). */
 void bench_stats(double *v, int n, double *med, double *min, double *max);
 
-/* A zoo model (nnc_model_build with options) or BENCH_W5_MODEL (W5's
- * network, bench_net.c), seeded 0, with the optimizer set; not compiled. */
+/* A zoo model (nnc_model_build with options), BENCH_W5_MODEL or
+ * BENCH_W7_MODEL (W5's and W7's networks, bench_net.c), seeded 0, with the optimizer set; not compiled. */
 #define BENCH_W5_MODEL "vgg11-bn-32"
+#define BENCH_W7_MODEL "alexnet-small-32"
 nnc_status bench_model_net(const char *model, const char *options, const nnc_optim *opt, bench_net *n);
 
 /* W6 / W6bi (bench_rnn.c): the char-RNN graph, compiled for training at

@@ -1,5 +1,5 @@
-/* bench_net.c -- the networks `nnc bench` times: zoo models by name, and
- * W5's VGG-11-BN for 32x32 exactly as bench.py's vgg11_bn (the zoo's
+/* bench_net.c -- the networks `nnc bench` times: zoo models by name, W7's
+ * small AlexNet (below), and W5's VGG-11-BN for 32x32 exactly as bench.py's vgg11_bn (the zoo's
  * vgg11-bn is torchvision's, with conv biases, a 7x7 adaptive pool and a
  * 4096-4096 classifier): cfg 64,M,128,M,256,256,M,512,512,M,512,512,M of
  * conv3x3 (pad 1, no bias) BN ReLU, M = maxpool 2x2/2, then flatten 512 and
@@ -96,11 +96,51 @@ static nnc_status vgg11_bn_32(nnc_model **out) {
     return NNC_OK;
 }
 
+/* W7's small AlexNet-style CNN as bench.py's alexnet_small() (nn.Sequential
+ * indices as names): conv5x5 64 ReLU maxpool3/2, conv5x5 192 ReLU maxpool3/2,
+ * conv3x3 384, 256, 256 (each ReLU), maxpool3/2, fc 2304->1024->1024->10. */
+static nnc_status alexnet_small(nnc_model **out) {
+    nnc_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->g = nnc_graph_new())) { free(m); return nnc_error(NNC_ERR_OOM, "out of memory"); }
+    nnc_graph *g = m->g;
+    snprintf(m->name, sizeof m->name, "%s", BENCH_W7_MODEL);
+    m->in_shape[0] = 3;
+    m->in_shape[1] = m->in_shape[2] = 32;
+    m->num_classes = 10;
+    m->norm_std = 1;
+    m->input = nnc_input(g, "input", NNC_F32, 3, m->in_shape);
+    m->labels = nnc_input(g, "labels", NNC_I64, 0, NULL);
+    const nnc_pool2d_opts po = {{3, 3}, {2, 2}, {0, 0}, 0, 1};
+    const nnc_conv2d_opts c5 = {{1, 1}, {2, 2}, {1, 1}, 1}, c3 = {{1, 1}, {1, 1}, {1, 1}, 1};
+    nnc_node *h = nnc_relu(g, nnc_conv2d_layer(g, m->input, "0", 64, 5, 5, &c5, 1));
+    h = nnc_maxpool2d(g, h, &po);
+    h = nnc_maxpool2d(g, nnc_relu(g, nnc_conv2d_layer(g, h, "3", 192, 5, 5, &c5, 1)), &po);
+    h = nnc_relu(g, nnc_conv2d_layer(g, h, "6", 384, 3, 3, &c3, 1));
+    h = nnc_relu(g, nnc_conv2d_layer(g, h, "8", 256, 3, 3, &c3, 1));
+    h = nnc_relu(g, nnc_conv2d_layer(g, h, "10", 256, 3, 3, &c3, 1));
+    h = nnc_flatten(g, nnc_maxpool2d(g, h, &po));
+    h = nnc_relu(g, nnc_linear_layer(g, h, "14", 1024, 1));
+    h = nnc_relu(g, nnc_linear_layer(g, h, "16", 1024, 1));
+    m->logits = nnc_linear_layer(g, h, "18", 10, 1);
+    nnc_graph_output(g, m->logits);
+    m->loss = nnc_cross_entropy(g, m->logits, m->labels, NNC_MEAN);
+    nnc_graph_loss(g, m->loss, 1.0f);
+    nnc_status s = nnc_graph_status(g);
+    if (s) {
+        s = nnc_error(s, "W7 network: %s", nnc_graph_error(g));
+        nnc_model_free(m);
+        return s;
+    }
+    *out = m;
+    return NNC_OK;
+}
+
 nnc_status bench_model_net(const char *model, const char *options, const nnc_optim *opt, bench_net *n) {
     *n = (bench_net){0};
     nnc_model *m = NULL;
     nnc_status s;
     if (!strcmp(model, BENCH_W5_MODEL)) s = vgg11_bn_32(&m);
+    else if (!strcmp(model, BENCH_W7_MODEL)) s = alexnet_small(&m);
     else {
         nnc_model_opts o = nnc_model_defaults();
         o.options = options;

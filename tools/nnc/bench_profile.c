@@ -88,7 +88,11 @@ nnc_status bench_profile(bench_net *n, const char *workload, int64_t batch, doub
         if (!rows[i].op) continue;
         double macs = k < nl ? (double)li[k].macs * (double)batch : 0;
         double flops = macs * (2.0 * (double)rows[i].forward_calls + 4.0 * (double)rows[i].backward_calls);
-        fprintf(f, "%-4d %-34s %-14s %10.3f %10.3f %6.1f%% %12.2f %9.1f\n", k, rows[i].name[0] ? rows[i].name : "-", rows[i].op,
+        char lname[128]; /* the layer's scope from its first parameter ("layer1.0.conv1.weight"), else the node's name */
+        size_t pl = strlen(rows[i].param);
+        if (pl > 7 && !strcmp(rows[i].param + pl - 7, ".weight")) snprintf(lname, sizeof lname, "%.*s", (int)(pl - 7), rows[i].param);
+        else snprintf(lname, sizeof lname, "%s", pl ? rows[i].param : rows[i].name[0] ? rows[i].name : "-");
+        fprintf(f, "%-4d %-34s %-14s %10.3f %10.3f %6.1f%% %12.2f %9.1f\n", k, lname, rows[i].op,
                 rows[i].forward_s * per, rows[i].backward_s * per, 100 * (rows[i].forward_s + rows[i].backward_s) / wall, macs / 1e6,
                 gf(flops, rows[i].forward_s + rows[i].backward_s));
         k++;

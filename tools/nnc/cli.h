@@ -43,6 +43,9 @@ nnc_status cli_fit_data(const nnc_model *m, nnc_dataset *ds);
 /* Builds MODEL (zoo name or .cfg) for the input shape and classes recorded in a
  * weights file, then loads the weights. */
 nnc_status cli_load_model(const char *name, const char *weights, nnc_model **m);
+/* Applies a .cfg's [net] training options to o (cfg_recipe.c): keys the file
+ * has, unless a flag in argv sets the same; n_train samples; prints a line. */
+nnc_status cli_cfg_recipe(int argc, char **argv, const nnc_cfg_net *net, int64_t n_train, nnc_train_opts *o);
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -1,4 +1,4 @@
-/* cmd_bench.c -- `nnc bench`: the workloads W1..W6 of
+/* cmd_bench.c -- `nnc bench`: the workloads W1..W7 of
  * shared/bench/pytorch/bench.py (and any zoo model) for training, inference
  * and single-image latency. One random batch is reused every step (data
  * loading is not timed, as in the peer); after a warm-up (>= 3 steps and
@@ -30,6 +30,7 @@ void help_bench(FILE *f) {
             "  W5     VGG-11-BN for 32x32 (fc 512->10): train batch 128\n"
             "  W6     char-RNN tanh 256 units, T=64, B=32, Adam: train (tokens/s)\n"
             "  W6bi   the same, 2 layers bidirectional\n"
+            "  W7     small AlexNet-style CNN 3x32x32 (optional in the peer): train batch 128\n"
             "  all    every workload and mode above, as a table\n\n"
             "--time S      seconds per timed run (default 10)        --warmup S   warm-up seconds (default 2, and >= 3 steps)\n"
             "--repeat N    timed runs; median and min-max (default 3) --threads N  OpenMP threads (default: all cores)\n"
@@ -65,6 +66,7 @@ static const workload workloads[] = {
     {"W5", BENCH_W5_MODEL, NULL, "VGG-11-BN (32x32)", 128, 0.05f, 0.9f, 5e-4f, M_TRAIN, K_MODEL},
     {"W6", "char-rnn", NULL, "char-RNN tanh, 1 layer, H=256", 32, 2e-3f, 0, 0, M_TRAIN, K_W6},
     {"W6bi", "char-rnn-bi", NULL, "char-RNN, 2-layer bidirectional", 32, 2e-3f, 0, 0, M_TRAIN, K_W6BI},
+    {"W7", BENCH_W7_MODEL, NULL, "small AlexNet (32x32)", 128, 0.05f, 0.9f, 5e-4f, M_TRAIN, K_MODEL},
 };
 #define N_WORKLOADS ((int)(sizeof workloads / sizeof workloads[0]))
 static const char *const mode_names[] = {"train", "infer", "latency"};
@@ -326,6 +328,9 @@ static int run_table(const workload *const *ws, int nw, const char *mode, const 
                    peers[0].python, peers[0].version);
         if (!npeer) printf("note: --vs-pytorch: no PyTorch peer could run; nnc numbers only\n");
     }
+    double load;
+    if (getloadavg(&load, 1) == 1 && load > 1.5)
+        printf("note: load average %.1f: other processes share the CPU, so these numbers are not meaningful\n", load);
     int cap = nw * 3, nrows = 0, failed = 0;
     row *rows = calloc((size_t)cap, sizeof *rows);
     if (!rows) return cli_fail("bench", nnc_error(NNC_ERR_OOM, "out of memory"));
@@ -410,7 +415,7 @@ int cmd_bench(int argc, char **argv) {
     if (bad) return 2;
     if (!script) script = bench_default_peer_script(def_script, sizeof def_script);
     if ((npos == 1) == (model != NULL))
-        return cli_usage_error("bench", "give one WORKLOAD (W1 W2 W3 W4 W4d40 W5 W6 W6bi, or all) or --model NAME");
+        return cli_usage_error("bench", "give one WORKLOAD (W1 W2 W3 W4 W4d40 W5 W6 W6bi W7, or all) or --model NAME");
     if (options && !model) return cli_usage_error("bench", "--options goes with --model");
     if (mode && strcmp(mode, "all") && strcmp(mode, "train") && strcmp(mode, "infer") && strcmp(mode, "latency"))
         return cli_usage_error("bench", "unknown mode '%s' (train, infer, latency or all)", mode);
@@ -425,7 +430,7 @@ int cmd_bench(int argc, char **argv) {
     else {
         for (int i = 0; i < N_WORKLOADS; i++)
             if (!strcmp(pos[0], workloads[i].name)) list[nw++] = &workloads[i];
-        if (!nw) return cli_usage_error("bench", "unknown workload '%s' (W1 W2 W3 W4 W4d40 W5 W6 W6bi, or all)", pos[0]);
+        if (!nw) return cli_usage_error("bench", "unknown workload '%s' (W1 W2 W3 W4 W4d40 W5 W6 W6bi W7, or all)", pos[0]);
     }
     if (!mode) mode = nw > 1 ? "all" : "train";
     if (nw == 1 && strcmp(mode, "all")) {
@@ -433,6 +438,9 @@ int cmd_bench(int argc, char **argv) {
         if (!(list[0]->modes & bit))
             return cli_usage_error("bench", "%s has no mode '%s' (it is a training workload: --mode train)", list[0]->name, mode);
     }
+    if (nw == 1 && c.batch && list[0]->kind != K_MODEL)
+        return cli_usage_error("bench", "%s's batch is fixed (B=32, T=64, as bench.py); drop --batch", list[0]->name);
+    if (vs && model) printf("note: the peer has no --model; PyTorch columns are for the workloads W1..W7 only\n");
     if (profile) {
         if (nw != 1 || vs) return cli_usage_error("bench", "--profile takes one workload (or --model), without --vs-pytorch");
         if (strcmp(mode, "train")) return cli_usage_error("bench", "--profile profiles the training step (--mode train)");

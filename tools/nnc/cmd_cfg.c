@@ -9,8 +9,11 @@ void help_export_cfg(FILE *f) {
                "Writes MODEL as a .cfg text model file (Darknet's dialect with nnc's extensions) to standard\n"
                "output, or to FILE with -o. MODEL is a zoo name or a .cfg file, which is written back in\n"
                "canonical form (every key explicit). `nnc train FILE.cfg` builds the same graph again, with the\n"
-               "zoo's parameter names. Models with ops that have no section (e.g. the autoencoders' reshapes)\n"
-               "are refused with the op named.\n");
+               "zoo's parameter names. Every zoo model is written (the reshapes a recurrent section or an\n"
+               "autoencoder's target=input imply are left out); a built graph with an op that has no section\n"
+               "is refused with the op named. [net] holds the model's training recipe (lenet5-1998 lr 0.003,\n"
+               "seqmnist* adam=1 lr 0.001, else W1's batch 64 lr 0.05 momentum 0.9 decay 0.0005), which\n"
+               "`nnc train FILE.cfg` applies where no flag overrides it.\n");
 }
 
 int cmd_export_cfg(int argc, char **argv) {

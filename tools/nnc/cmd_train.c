@@ -63,6 +63,8 @@ void help_train(FILE *f) {
             "                     replicated, zero padding around the centre, or bilinear resizing);\n"
             "                     default: the data's own shape (1x28x28 for Fashion-MNIST)\n"
             "  --strict           .cfg models: unknown keys are errors, not warnings\n"
+            "                     (a .cfg's [net] batch, learning_rate, momentum, decay, adam, policy,\n"
+            "                     max_batches and burn_in apply where no flag sets them; see cfg_recipe.c)\n"
             "  --save FILE        write the trained weights (safetensors, PyTorch names)\n"
             "  --checkpoint DIR   keep weights + training state in DIR (after every epoch, see --save-every);\n"
             "                     each file is written to a temporary, fsync'd and renamed, so a kill at any\n"
@@ -256,6 +258,7 @@ int cmd_train(int argc, char **argv) {
         return cli_usage_error("train", "--input '%s' must be CxHxW with positive sizes", input);
     nnc_model *m = NULL;
     nnc_dataset train = {0}, test = {0};
+    nnc_cfg_net net = {0};
     /* data first: without --input the model is built for the data's own shape */
     nnc_status s = nnc_dataset_load_mnist_dir(data, &train, &test);
     if (!s) {
@@ -265,6 +268,7 @@ int cmd_train(int argc, char **argv) {
         if (cli_is_cfg(pos[0])) {
             nnc_cfg_opts co = {0};
             co.strict = strict;
+            co.net = &net;
             s = nnc_model_from_cfg(pos[0], input ? &mo : NULL, &co, &m);
         } else {
             if (strict) s = nnc_error(NNC_ERR_ARG, "--strict applies to .cfg model files");
@@ -283,6 +287,7 @@ int cmd_train(int argc, char **argv) {
         s = nnc_dataset_take(&train, 0, limit, &sub);
         if (!s) { nnc_dataset_free(&train); train = sub; }
     }
+    if (!s && cli_is_cfg(pos[0])) s = cli_cfg_recipe(argc, argv, &net, train.n, &o); /* [net]'s options */
     if (!s) s = nnc_model_normalize_data(m, &train, &test);
     if (!s) s = cli_fit_data(m, &train);
     if (!s) s = cli_fit_data(m, &test);

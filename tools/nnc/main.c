@@ -12,7 +12,7 @@ static const cli_cmd cmds[] = {
     {"summary", "per-layer shapes and parameter counts of a model", cmd_summary, help_summary},
     {"models", "list the models of the zoo", cmd_models, help_models},
     {"ops", "list the ops with their descriptions", cmd_ops, help_ops},
-    {"bench", "benchmark a workload (W1, W2) for training or inference", cmd_bench, help_bench},
+    {"bench", "benchmark the peer workloads W1..W7 (or any zoo model), optionally against PyTorch", cmd_bench, help_bench},
     {"export-cfg", "write a model as a .cfg text model file", cmd_export_cfg, help_export_cfg},
 };
 #define N_CMDS ((int)(sizeof cmds / sizeof cmds[0]))

@@ -154,7 +154,7 @@ void help_train_charrnn(FILE *f) {
                "  --text PATH        a text file or a directory of them (default %s,\n"
                "                     Debian's fortunes: apt-get install fortunes)\n"
                "  --cell NAME        lstm (default), gru, rnn, rnn-relu\n"
-               "  --hidden N         units per layer (default 512)\n"
+               "  --hidden N         units per layer (default 256)\n"
                "  --layers N         stacked layers (default 1)\n"
                "  --embed N          embedding size; 0 = one-hot input (default 64)\n"
                "  --seq-len T        BPTT window (default 64)\n"
@@ -175,7 +175,7 @@ int task_charrnn_train(int argc, char **argv) {
     if (!cli_args_init(&a, argc, argv)) return 1;
     const char *text = cli_str(&a, "text", FORTUNES_DIR);
     const char *cellname = cli_str(&a, "cell", "lstm");
-    charrnn_cfg c = {NNC_LSTM, cli_int(&a, "hidden", 512, 1, 65536), cli_int(&a, "embed", 64, 0, 65536),
+    charrnn_cfg c = {NNC_LSTM, cli_int(&a, "hidden", 256, 1, 65536), cli_int(&a, "embed", 64, 0, 65536),
                      cli_int(&a, "seq-len", 64, 1, 100000), (int)cli_int(&a, "layers", 1, 1, 16), 0,
                      (float)cli_num(&a, "dropout", 0, 0, 0.99)};
     int64_t B = cli_int(&a, "batch", 32, 1, 1024);
