@@ -2,7 +2,7 @@
 # Installs what nnc needs from Debian's packages (run as root). Does nothing
 # when everything is already there, so it is cheap to call every time.
 set -e
-PKGS="build-essential pkg-config libdnnl-dev libjansson-dev libpng-dev zlib1g-dev dataset-fashion-mnist clang libomp-dev valgrind cppcheck"
+PKGS="build-essential pkg-config libdnnl-dev libjansson-dev libpng-dev zlib1g-dev dataset-fashion-mnist fortunes clang libomp-dev valgrind cppcheck"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -73,8 +73,8 @@ nnc_status cli_cfg_recipe(int argc, char **argv, const nnc_cfg_net *net, int64_t
     double nb = set & NNC_CFG_NET_BATCH ? net->batch : (double)o->batch; /* Darknet's batch: the unit of its counts */
     if ((set & NNC_CFG_NET_SUBDIVISIONS) && net->subdivisions > 1)
         fprintf(stderr, "nnc train: note: subdivisions=%d: nnc has no gradient accumulation; it trains on whole batches of %lld "
-                        "(Darknet: %d passes of %d, one update), the same update up to batch norm statistics\n",
-                net->subdivisions, (long long)o->batch, net->subdivisions, net->batch / net->subdivisions);
+                        "(Darknet: %d passes per update), the same update up to batch norm statistics\n",
+                net->subdivisions, (long long)o->batch, net->subdivisions);
 
     /* optimizer: adam=1 switches to Adam unless --optimizer names one */
     int user_opt = given(argc, argv, "optimizer");
