@@ -84,4 +84,12 @@ expect_fail "unknown schedule" "bogus" $NNC train lenet5 --schedule bogus
 expect_fail "unknown momentum form" "sutskever" $NNC train lenet5 --momentum-form sutskever
 expect_fail "freeze matching no parameter" "nope" $NNC train lenet5 --freeze nope --epochs 1
 expect_fail "unknown command" "dance" $NNC dance
+# a reconstruction model trains from the command line: loss only, below the mean predictor's (~0.125)
+if $NNC train autoencoder --limit 3000 --epochs 2 --save "$T/ae.st" --quiet >"$T/ae" 2>"$T/err"; then
+    l=$(sed -n 's/^epoch=2 train_loss=[0-9.]* test_loss=\([0-9.]*\) .*/\1/p' "$T/ae")
+    if [ -n "$l" ] && awk "BEGIN{exit !($l < 0.07)}" && ! grep -q acc "$T/ae"; then pass "autoencoder trains (test MSE $l, no accuracy printed)"
+    else fail "autoencoder test MSE '$l' (want < 0.07, no accuracy)"; cat "$T/ae"; fi
+else fail "autoencoder training"; cat "$T/err"; fi
+$NNC eval autoencoder --weights "$T/ae.st" >"$T/ev" 2>&1 && grep -q "reconstruction loss" "$T/ev" && pass "eval of an autoencoder reports its loss" || { fail "eval autoencoder"; cat "$T/ev"; }
+expect_fail "predict refuses a model without classes" "no classes" $NNC predict autoencoder --weights "$T/ae.st" "$T/ae.st"
 [ $fails -eq 0 ]

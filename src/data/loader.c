@@ -64,7 +64,7 @@ void nnc_loader_start_epoch(nnc_loader *l, uint64_t epoch) {
 }
 
 int64_t nnc_loader_next(nnc_loader *l, float *x_out, void *y_out, nnc_dtype ydt) {
-    if (!l || !x_out || !y_out) {
+    if (!l || !x_out) { /* y_out may be NULL: samples only (reconstruction models) */
         nnc_error(NNC_ERR_ARG, "nnc_loader_next: loader or output is NULL");
         return -1;
     }
@@ -84,7 +84,7 @@ int64_t nnc_loader_next(nnc_loader *l, float *x_out, void *y_out, nnc_dtype ydt)
     int src64 = l->ds->y.dtype == NNC_I64;
     const int64_t *y64 = l->ds->y.data;
     const int32_t *y32 = l->ds->y.data;
-    for (int64_t i = 0; i < k; i++) {
+    for (int64_t i = 0; y_out && i < k; i++) {
         int64_t v = src64 ? y64[o[i]] : y32[o[i]];
         if (ydt == NNC_I64) ((int64_t *)y_out)[i] = v;
         else ((int32_t *)y_out)[i] = (int32_t)v;

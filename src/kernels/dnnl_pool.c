@@ -32,7 +32,9 @@ static int build(nnc_dnnl_pool *p) {
     /* PyTorch's divisor with padding counted is the window clipped to the
      * padded input; oneDNN's the whole window: equal only without overhang */
     if (!p->max && g->count_include_pad && (prh > g->ph || prw > g->pw)) return 0;
-    dnnl_alg_kind_t alg = p->max ? dnnl_pooling_max : g->count_include_pad ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding;
+    dnnl_alg_kind_t alg = p->max                ? dnnl_pooling_max
+                          : g->count_include_pad ? dnnl_pooling_avg_include_padding
+                                                 : dnnl_pooling_avg_exclude_padding;
     dnnl_memory_desc_t x, y;
     dnnl_dims_t xd = {g->N, g->C, g->H, g->W}, yd = {g->N, g->C, g->OH, g->OW};
     dnnl_dims_t st = {g->sh, g->sw}, k = {g->kh, g->kw}, pl = {g->ph, g->pw}, pr = {prh, prw};

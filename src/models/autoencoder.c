@@ -2,10 +2,10 @@
  * is the reconstruction of the input, shaped [C, H, W] like it, and
  * nnc_model_build gives them the loss MSE(reconstruction, input) instead of
  * the cross-entropy. The labels input exists but is unused (compile gives it
- * no buffer) and the model's num_classes is 0, so the classifier training and
- * evaluation (nnc_train, nnc_evaluate, the CLI's train) refuse them cleanly
- * ("data has 10 classes, but model has 0 outputs"): training them needs an
- * unsupervised loop, not written yet. Train with nnc_graph_train_step.
+ * no buffer) and the model's num_classes is 0: nnc_train and nnc_evaluate
+ * (and so `nnc train autoencoder`, `nnc eval`) then feed no labels, report
+ * losses without accuracy, and leave the inputs unnormalized (pixels in
+ * [0, 1], which the sigmoid output can reproduce).
  *   autoencoder: dense D-256-64-256-D, D = C*H*W (784 at 1x28x28), as the
  *     PyTorch module encoder = Sequential(Linear(D,256), ReLU, Linear(256,64),
  *     ReLU), decoder = Sequential(Linear(64,256), ReLU, Linear(256,D), Sigmoid):

@@ -116,6 +116,8 @@ static const struct { const char *name; nnc_optim_kind kind; float lr; } recipes
     {"seqmnist", NNC_OPTIM_ADAM, 1e-3f},
     {"seqmnist-gru", NNC_OPTIM_ADAM, 1e-3f},
     {"seqmnist-rnn", NNC_OPTIM_ADAM, 1e-3f},
+    {"autoencoder", NNC_OPTIM_ADAM, 1e-3f}, /* sigmoid + MSE barely moves under SGD 0.05 */
+    {"conv-autoencoder", NNC_OPTIM_ADAM, 1e-3f},
 };
 
 int nnc_model_recipe(const char *name, nnc_optim_kind *kind, float *lr) {

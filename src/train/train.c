@@ -96,6 +96,11 @@ static size_t state_bytes(const nnc_graph *g) {
 
 nnc_status nnc_model_normalize_data(nnc_model *m, nnc_dataset *train, nnc_dataset *test) {
     if (!m || !train) return nnc_error(NNC_ERR_ARG, "nnc_model_normalize_data: NULL argument");
+    if (m->num_classes <= 0) { /* reconstruction models: their sigmoid output reproduces pixels in [0, 1] as loaded */
+        m->norm_mean = 0.0f;
+        m->norm_std = 1.0f;
+        return NNC_OK;
+    }
     double mean, std;
     nnc_dataset_stats(train, &mean, &std);
     if (!(std > 0)) return nnc_error(NNC_ERR_ARG, "training data has zero variance; cannot normalize");
@@ -115,12 +120,16 @@ static nnc_status check_data(const nnc_model *m, const nnc_dataset *ds, const ch
         return nnc_error(NNC_ERR_SHAPE, "%s data has samples of shape %s, but model '%s' expects [N, %lld, %lld, %lld]", what,
                          nnc_shape_str(x, b, sizeof b), m->name, (long long)m->in_shape[0], (long long)m->in_shape[1], (long long)m->in_shape[2]);
     }
-    if (ds->n_classes > m->num_classes)
+    if (m->num_classes > 0 && ds->n_classes > m->num_classes) /* 0: a reconstruction model ignores labels */
         return nnc_error(NNC_ERR_SHAPE, "%s data has %d classes, but model '%s' has %d outputs", what, ds->n_classes, m->name, m->num_classes);
     return NNC_OK;
 }
 
+/* Labels buffer of a classifier; NULL for reconstruction models (no classes). */
+static void *labels_of(const nnc_model *m) { return m->num_classes > 0 ? m->labels->out.data : NULL; }
+
 static int64_t count_correct(const nnc_model *m, int64_t nb, int64_t *pred_out) {
+    if (m->num_classes <= 0) return 0;
     const float *lo = m->logits->out.data;
     const int64_t *y = m->labels->out.data;
     int64_t C = m->logits->out.shape[1], correct = 0;
@@ -145,15 +154,15 @@ nnc_status nnc_evaluate(nnc_model *m, const nnc_dataset *ds, int64_t batch, doub
         int64_t nb = ds->n - i < batch ? ds->n - i : batch;
         if ((s = nnc_graph_compile(m->g, nb, 0))) return s;
         memcpy(m->input->out.data, (const float *)ds->x.data + i * per, (size_t)(nb * per) * sizeof(float));
-        int64_t *y = m->labels->out.data;
-        for (int64_t j = 0; j < nb; j++)
+        int64_t *y = labels_of(m);
+        for (int64_t j = 0; y && j < nb; j++)
             y[j] = ds->y.dtype == NNC_I64 ? ((const int64_t *)ds->y.data)[i + j] : ((const int32_t *)ds->y.data)[i + j];
         if ((s = nnc_graph_forward(m->g))) return s;
         tot += (double)nnc_graph_loss_value(m->g) * (double)nb;
         correct += count_correct(m, nb, pred ? pred + i : NULL);
     }
     if (loss) *loss = ds->n ? tot / (double)ds->n : 0;
-    if (acc) *acc = ds->n ? (double)correct / (double)ds->n : 0;
+    if (acc) *acc = m->num_classes <= 0 ? NAN : ds->n ? (double)correct / (double)ds->n : 0;
     return NNC_OK;
 }
 
@@ -300,7 +309,7 @@ nnc_status nnc_train(nnc_model *m, const nnc_dataset *train_in, const nnc_datase
         if (pos.epoch == e && pos.batch > 0) { /* resumed mid-epoch: replay the loader, keep the sums */
             first = pos.batch;
             if ((s = nnc_graph_compile(g, o.batch, 1))) break;
-            for (int64_t k = 0; k < first; k++) nnc_loader_next(ld, m->input->out.data, m->labels->out.data, NNC_I64);
+            for (int64_t k = 0; k < first; k++) nnc_loader_next(ld, m->input->out.data, labels_of(m), NNC_I64);
             tot = pos.loss_sum;
             correct = pos.correct;
             seen = pos.seen;
@@ -308,7 +317,7 @@ nnc_status nnc_train(nnc_model *m, const nnc_dataset *train_in, const nnc_datase
         for (int64_t st = first; st < steps; st++) {
             int64_t nb = st == steps - 1 ? last : o.batch;
             if ((s = nnc_graph_compile(g, nb, 1))) break;
-            int64_t got = nnc_loader_next(ld, m->input->out.data, m->labels->out.data, NNC_I64);
+            int64_t got = nnc_loader_next(ld, m->input->out.data, labels_of(m), NNC_I64);
             if (got != nb) { s = nnc_error(NNC_ERR_STATE, "loader returned %lld samples, expected %lld", (long long)got, (long long)nb); break; }
             float loss;
             if ((s = nnc_graph_train_step(g, &loss))) { s = at_step(s, e, st); break; }
@@ -337,7 +346,7 @@ nnc_status nnc_train(nnc_model *m, const nnc_dataset *train_in, const nnc_datase
         es.epoch = e + 1;
         es.time_s = omp_get_wtime() - t0;
         es.train_loss = tot / (double)seen;
-        es.train_acc = (double)correct / (double)seen;
+        es.train_acc = m->num_classes > 0 ? (double)correct / (double)seen : NAN;
         es.img_per_s = (double)fresh / es.time_s;
         es.test_loss = es.test_acc = NAN;
         es.val_loss = es.val_acc = NAN;

@@ -56,8 +56,10 @@ int cmd_eval(int argc, char **argv) {
     double loss = 0, acc = 0;
     if (!s) s = nnc_evaluate(m, &test, batch, &loss, &acc, pred);
     if (!s) {
-        printf("test_loss=%.4f test_acc=%.4f n=%lld\n", loss, acc, (long long)test.n);
-        if (predf) {
+        if (m->num_classes > 0) printf("test_loss=%.4f test_acc=%.4f n=%lld\n", loss, acc, (long long)test.n);
+        else printf("test_loss=%.4f n=%lld (reconstruction loss; the model has no classes)\n", loss, (long long)test.n);
+        if (predf && m->num_classes <= 0) s = nnc_error(NNC_ERR_ARG, "--predictions: model '%s' has no classes to predict", m->name);
+        else if (predf) {
             FILE *f = fopen(predf, "w");
             if (!f) s = nnc_error(NNC_ERR_IO, "cannot write '%s'", predf);
             for (int64_t i = 0; f && i < test.n; i++) fprintf(f, "%lld %lld %lld\n", (long long)i, (long long)pred[i], (long long)((int64_t *)test.y.data)[i]);
@@ -86,6 +88,8 @@ int cmd_predict(int argc, char **argv) {
     nnc_model *m = NULL;
     nnc_tensor img = {0};
     nnc_status s = load_model(pos[0], weights, &m);
+    if (!s && m->num_classes <= 0)
+        s = nnc_error(NNC_ERR_ARG, "model '%s' reconstructs its input and has no classes to predict (use nnc eval for its loss)", m->name);
     if (!s) s = nnc_image_read(pos[1], &img);
     if (!s && (img.ndim != 3 || img.shape[0] != m->in_shape[0] || img.shape[1] != m->in_shape[1] || img.shape[2] != m->in_shape[2]))
         s = nnc_error(NNC_ERR_SHAPE, "%s: image is %lldx%lldx%lld (channels x height x width), model '%s' expects %lldx%lldx%lld", pos[1],

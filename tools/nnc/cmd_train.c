@@ -102,9 +102,14 @@ static void on_step(int epoch, int64_t step, int64_t steps, float loss, void *us
 
 static void on_epoch(const nnc_epoch_stats *s, void *user) {
     (void)user;
-    printf("epoch=%d train_loss=%.4f train_acc=%.4f", s->epoch, s->train_loss, s->train_acc);
-    if (!isnan(s->val_loss)) printf(" val_loss=%.4f val_acc=%.4f", s->val_loss, s->val_acc);
-    printf(" test_loss=%.4f test_acc=%.4f time_s=%.2f img_per_s=%.0f\n", s->test_loss, s->test_acc, s->time_s, s->img_per_s);
+    /* reconstruction models (autoencoders) have losses but no accuracy */
+    printf("epoch=%d train_loss=%.4f", s->epoch, s->train_loss);
+    if (!isnan(s->train_acc)) printf(" train_acc=%.4f", s->train_acc);
+    if (!isnan(s->val_loss)) printf(" val_loss=%.4f", s->val_loss);
+    if (!isnan(s->val_acc)) printf(" val_acc=%.4f", s->val_acc);
+    printf(" test_loss=%.4f", s->test_loss);
+    if (!isnan(s->test_acc)) printf(" test_acc=%.4f", s->test_acc);
+    printf(" time_s=%.2f img_per_s=%.0f\n", s->time_s, s->img_per_s);
     fflush(stdout);
 }
 
