@@ -98,11 +98,11 @@ static const zoo_entry zoo[] = {
     {"densenet201", "DenseNet-201 (torchvision, k=32, blocks 6-12-48-32), 20,013,928 params; below 64x64 conv0 stride 1 and no pool0 (option stem=0/1)", 3, 224, 224, 1000, nnc_zoo_densenet201},
     {"densenet-bc100", "DenseNet-BC-100 for CIFAR, k=12, compression 0.5 (workload W4 names), 769,162 params", 3, 32, 32, 10, nnc_zoo_densenet_bc100},
     {"densenet-bc", "DenseNet-BC for CIFAR with options depth=6n+4 (100), growth=k (12), compression=(0.5)", 3, 32, 32, 10, nnc_zoo_densenet_bc},
-    {"autoencoder", "dense autoencoder D-256-64-256-D (784 at 1x28x28), sigmoid output, MSE reconstruction loss", 1, 28, 28, 10, nnc_zoo_autoencoder},
+    {"autoencoder", "dense autoencoder D-256-64-256-D (784 at 1x28x28), sigmoid output, MSE reconstruction loss; recipe: Adam lr 0.001", 1, 28, 28, 10, nnc_zoo_autoencoder},
     {"seqmnist", "LSTM 128 over the image rows (28 steps of 28 pixels), last step -> fc; options hidden, layers, bidir, pool=L/M/X; recipe: Adam lr 0.001", 1, 28, 28, 10, nnc_zoo_seqmnist},
     {"seqmnist-gru", "GRU 128 over the image rows, last step -> fc; options as seqmnist", 1, 28, 28, 10, nnc_zoo_seqmnist_gru},
     {"seqmnist-rnn", "tanh RNN 128 over the image rows, last step -> fc; options as seqmnist", 1, 28, 28, 10, nnc_zoo_seqmnist_rnn},
-    {"conv-autoencoder", "conv encoder (conv16 pool conv8 pool) + dense sigmoid decoder, MSE reconstruction loss", 1, 28, 28, 10, nnc_zoo_conv_autoencoder},
+    {"conv-autoencoder", "conv encoder (conv16 pool conv8 pool) + dense sigmoid decoder, MSE reconstruction loss; recipe: Adam lr 0.001", 1, 28, 28, 10, nnc_zoo_conv_autoencoder},
 };
 #define N_ZOO ((int)(sizeof zoo / sizeof zoo[0]))
 
