@@ -507,6 +507,11 @@ void nnc_graph_print(const nnc_graph *g, void *file);
 
 /* ----------------------------------------------------------------- threads */
 void nnc_set_threads(int n); /* OpenMP threads for nnc and oneDNN */
+/* Plans whose forward pass has fewer multiply-accumulates than this (default
+ * 2,000,000, e.g. batch-1 LeNet-5) run single-threaded: fork/join would cost
+ * more than the work. 0 turns it off. Takes effect for plans compiled after. */
+void nnc_set_small_plan_macs(int64_t macs);
+int64_t nnc_get_small_plan_macs(void);
 int nnc_get_threads(void);
 
 /* ------------------------------------------------------ gradient checking */

@@ -278,6 +278,7 @@ static void check_resnet20(void) {
 
 int main(void) {
     unsetenv("NNC_CONV");
+    nnc_set_small_plan_macs(0); /* these small geometries must exercise the threaded paths */
     const spec specs[] = {
         /*  N   C   H   W   K  R  S sh sw ph pw dh dw  G bias */
         {7, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},   /* ResNet-20 stage 1 */

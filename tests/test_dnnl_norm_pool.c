@@ -238,6 +238,7 @@ static void check_no_alloc(void) {
 }
 
 int main(void) {
+    nnc_set_small_plan_macs(0); /* exercise the threaded paths on small shapes */
     static const bn_spec bns[] = {
         {4, {2, 16, 8, 8}, 1, 1, 0}, {4, {16, 16, 32, 32}, 1, 1, 0}, {4, {3, 7, 5, 3}, 1, 1, 0}, {4, {4, 3, 6, 6}, 1, 0, 0},
         {4, {4, 3, 6, 6}, 0, 1, 0},  {4, {5, 4, 3, 3}, 0, 0, 0},     {4, {1, 4, 3, 3}, 1, 1, 0}, {4, {3, 5, 4, 4}, 1, 1, 1},

@@ -601,6 +601,35 @@ static void small_net_step(int threads, float *y_out, float *dx_out, float *dw_o
 /* Same thread count: bit-identical run to run. 1 vs 2 threads: oneDNN's
  * convolution weight gradient splits its reduction by thread, so results
  * agree to rounding only (docs/RELIABILITY.md). */
+/* Small plans (forward MACs below nnc_get_small_plan_macs()) run on one thread. */
+static void test_small_plans(void) {
+    T_CASE("small plans run single-threaded, with the same results as threaded ones") {
+        int saved = nnc_get_threads();
+        int64_t prev = nnc_get_small_plan_macs();
+        nnc_set_threads(2);
+        static float y[2][54], dx[2][9 * 3 * 144], dw[2][8 * 27];
+        long al;
+        nnc_set_small_plan_macs(2000000);
+        small_net_step(2, y[0], dx[0], dw[0], &al); /* 9 images of 12x12: below the default threshold */
+        nnc_set_small_plan_macs(0);
+        small_net_step(2, y[1], dx[1], dw[1], &al);
+        nnc_set_small_plan_macs(2000000);
+        nnc_set_threads(saved);
+        t_close("y, small plan vs threaded", y[0], y[1], 54, 1e-5, 1e-6);
+        t_close("dw, small plan vs threaded", dw[0], dw[1], 8 * 27, 1e-4, 1e-5);
+        nnc_graph *g = nnc_graph_new();
+        nnc_node *x = image(g, 1, 28, 28);
+        nnc_graph_output(g, nnc_conv2d_layer(g, x, "c", 6, 5, 5, &(nnc_conv2d_opts){{1, 1}, {2, 2}, {1, 1}, 1}, 1));
+        T_OK(nnc_graph_compile(g, 1, 0));
+        T_CHECK(g->cur && g->cur->threads == 1);
+        T_OK(nnc_graph_compile(g, 256, 0)); /* 256 x 117,600 MACs */
+        T_CHECK(g->cur && g->cur->threads == 0);
+        T_CHECK(nnc_get_threads() == (saved > 0 ? saved : 1));
+        nnc_graph_free(g);
+        nnc_set_small_plan_macs(prev);
+    }
+}
+
 static void test_threads_and_allocs(void) {
     T_CASE("conv/BN/pool step: no heap allocation, bit-identical per thread count, close across 1 and 2 threads") {
         int saved = nnc_get_threads();
@@ -622,6 +651,8 @@ static void test_threads_and_allocs(void) {
 }
 
 int main(void) {
+    nnc_set_small_plan_macs(0); /* the thread tests below need threaded plans; test_small_plans sets its own */
+    test_small_plans();
     test_conv_hand();
     test_conv_errors();
     test_conv_vs_ref();

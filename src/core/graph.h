@@ -87,6 +87,7 @@ typedef struct nnc_plan {
     int n_nodes;           /* graph size when planned */
     uint8_t *accum;        /* flattened per-node accum flags, same layout as nodes' */
     size_t arena_bytes, unplanned_bytes, ws_bytes;
+    int threads;           /* 1: small plan, run on one thread (plan.c); 0: the current setting */
 } nnc_plan;
 
 struct nnc_graph {
@@ -150,6 +151,9 @@ nnc_status nnc_plan_build(nnc_graph *g, nnc_plan *p);
 void nnc_plan_free(nnc_plan *p);
 void nnc_plan_bind(nnc_graph *g, nnc_plan *p);
 nnc_status nnc_optim_update(nnc_graph *g);
+/* Enter/leave the current plan's thread count (run.c, plan.c): returns what to restore. */
+int nnc_plan_threads_enter(const nnc_plan *p);
+void nnc_plan_threads_leave(int saved);
 
 static inline int nnc_needs_grad(const nnc_node *n) { return (n->flags & NNC_NODE_NEEDS_GRAD) != 0; }
 #endif

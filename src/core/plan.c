@@ -14,6 +14,7 @@
  * largest first, each into the smallest gap that fits (best fit). */
 #include "core/graph.h"
 #include "ops/op.h"
+#include <omp.h>
 #include <string.h>
 
 #define ALIGN 64
@@ -64,7 +65,34 @@ static size_t place(buf *b, int nb) {
     return total;
 }
 
+int nnc_plan_threads_enter(const nnc_plan *p) {
+    if (!p || p->threads != 1) return 0;
+    int saved = omp_get_max_threads();
+    if (saved > 1) omp_set_num_threads(1);
+    return saved;
+}
+void nnc_plan_threads_leave(int saved) {
+    if (saved > 1) omp_set_num_threads(saved);
+}
+
+static nnc_status plan_build(nnc_graph *g, nnc_plan *p);
+
+/* Small plans run on one thread; kernels that build per-thread-count state at
+ * compile time (oneDNN primitives) see the same count as the runs. */
 nnc_status nnc_plan_build(nnc_graph *g, nnc_plan *p) {
+    int64_t macs = 0;
+    for (int k = 0; k < p->n_order; k++) {
+        const nnc_node *n = p->order[k];
+        if (n->op >= 0 && nnc_ops[n->op].macs) macs += nnc_ops[n->op].macs(n);
+    }
+    p->threads = macs < nnc_get_small_plan_macs() ? 1 : 0;
+    int saved = nnc_plan_threads_enter(p);
+    nnc_status s = plan_build(g, p);
+    nnc_plan_threads_leave(saved);
+    return s;
+}
+
+static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
     int M = p->n_order, END = 2 * M + 1;
     buf *b = calloc((size_t)(3 * M + 1), sizeof *b);
     if (!b) return nnc_error(NNC_ERR_OOM, "compile: out of memory planning memory");

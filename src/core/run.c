@@ -8,6 +8,7 @@
 #include "core/graph.h"
 #include "ops/op.h"
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 #include <time.h>
 
@@ -115,7 +116,7 @@ static nnc_exec exec_ctx(const nnc_graph *g) {
     return x;
 }
 
-nnc_status nnc_graph_forward(nnc_graph *g) {
+static nnc_status graph_forward(nnc_graph *g) {
     if (!g) return nnc_error(NNC_ERR_ARG, "nnc_graph_forward: graph is NULL");
     if (!g->cur) return nnc_error(NNC_ERR_STATE, "nnc_graph_forward: compile the graph first");
     nnc_plan *p = g->cur;
@@ -148,7 +149,7 @@ nnc_status nnc_graph_forward(nnc_graph *g) {
     return NNC_OK;
 }
 
-nnc_status nnc_graph_backward(nnc_graph *g) {
+static nnc_status graph_backward(nnc_graph *g) {
     if (!g) return nnc_error(NNC_ERR_ARG, "nnc_graph_backward: graph is NULL");
     if (!g->cur) return nnc_error(NNC_ERR_STATE, "nnc_graph_backward: compile the graph first");
     nnc_plan *p = g->cur;
@@ -183,7 +184,7 @@ nnc_status nnc_graph_backward(nnc_graph *g) {
     return NNC_OK;
 }
 
-nnc_status nnc_graph_update(nnc_graph *g) {
+static nnc_status graph_update(nnc_graph *g) {
     if (!g) return nnc_error(NNC_ERR_ARG, "nnc_graph_update: graph is NULL");
     if (!g->params_ready) return nnc_error(NNC_ERR_STATE, "nnc_graph_update: compile the graph first");
     if (!g->has_optim) return nnc_error(NNC_ERR_STATE, "nnc_graph_update: no optimizer (nnc_graph_set_optimizer)");
@@ -192,10 +193,32 @@ nnc_status nnc_graph_update(nnc_graph *g) {
     return s;
 }
 
+/* The public entry points run under the plan's thread count (small plans: one). */
+nnc_status nnc_graph_forward(nnc_graph *g) {
+    int t = nnc_plan_threads_enter(g ? g->cur : NULL);
+    nnc_status s = graph_forward(g);
+    nnc_plan_threads_leave(t);
+    return s;
+}
+nnc_status nnc_graph_backward(nnc_graph *g) {
+    int t = nnc_plan_threads_enter(g ? g->cur : NULL);
+    nnc_status s = graph_backward(g);
+    nnc_plan_threads_leave(t);
+    return s;
+}
+nnc_status nnc_graph_update(nnc_graph *g) {
+    int t = nnc_plan_threads_enter(g ? g->cur : NULL);
+    nnc_status s = graph_update(g);
+    nnc_plan_threads_leave(t);
+    return s;
+}
+
 nnc_status nnc_graph_train_step(nnc_graph *g, float *loss) {
-    nnc_status s = nnc_graph_forward(g);
-    if (!s) s = nnc_graph_backward(g);
-    if (!s) s = nnc_graph_update(g);
+    int t = nnc_plan_threads_enter(g ? g->cur : NULL);
+    nnc_status s = graph_forward(g);
+    if (!s) s = graph_backward(g);
+    if (!s) s = graph_update(g);
+    nnc_plan_threads_leave(t);
     if (loss) *loss = g ? g->loss_value : NAN;
     return s;
 }
