@@ -45,7 +45,6 @@ import os
 import struct
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -345,19 +344,26 @@ def write_safetensors(path, tensors, meta):
     os.replace(tmp, path)
 
 
-def main():
+def write_cases(cases, prefix=""):
+    """Builds every case and writes OUT_DIR/<prefix><name>.safetensors (OUT_DIR:
+    argv[1], default tests/ref); the shared main of the gen_refs*.py scripts."""
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref")
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(1)
     total, names = 0, []
-    for build in CASES:
+    for build in cases:
         name, tensors, meta = build()
-        path = os.path.join(out, name + ".safetensors")
+        path = os.path.join(out, prefix + name + ".safetensors")
         write_safetensors(path, tensors, meta)
         total += os.path.getsize(path)
         names.append(name)
     assert len(set(names)) == len(names)
     print("%d files, %d bytes in %s" % (len(names), total, os.path.normpath(out)))
+    print(" ".join(names))
+
+
+def main():
+    write_cases(CASES)
 
 
 if __name__ == "__main__":

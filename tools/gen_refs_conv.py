@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_refs import write_safetensors  # noqa: E402  (one writer for every reference script)
+from gen_refs import write_cases  # noqa: E402  (one writer for every reference script)
 
 F32, F64 = torch.float32, torch.float64
 CASES = []
@@ -156,16 +156,7 @@ DT = {torch.float32: ("F32", "<f4"), torch.int64: ("I64", "<i8")}
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref")
-    os.makedirs(out, exist_ok=True)
-    torch.set_num_threads(1)
-    total = 0
-    for build in CASES:
-        name, tensors, meta = build()
-        path = os.path.join(out, name + ".safetensors")
-        write_safetensors(path, tensors, meta)
-        total += os.path.getsize(path)
-    print("%d files, %d bytes in %s" % (len(CASES), total, os.path.normpath(out)))
+    write_cases(CASES)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 sys.dont_write_bytecode = True  # no __pycache__ in tools/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_refs import randn, uniform, write_safetensors  # noqa: E402
+from gen_refs import randn, uniform, write_cases  # noqa: E402
 
 CASES = []
 
@@ -87,18 +87,7 @@ ln_case("norm_layer_norm_noaffine", 78, (2, 4, 3), 1, False)
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref")
-    os.makedirs(out, exist_ok=True)
-    torch.set_num_threads(1)
-    total, names = 0, []
-    for build in CASES:
-        name, tensors, meta = build()
-        path = os.path.join(out, name + ".safetensors")
-        write_safetensors(path, tensors, meta)
-        total += os.path.getsize(path)
-        names.append(name)
-    assert len(set(names)) == len(names)
-    print("%d files, %d bytes in %s" % (len(names), total, os.path.normpath(out)))
+    write_cases(CASES)
 
 
 if __name__ == "__main__":

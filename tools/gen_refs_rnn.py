@@ -28,7 +28,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_refs import write_safetensors  # noqa: E402
+from gen_refs import write_cases  # noqa: E402
 
 F32, F64 = torch.float32, torch.float64
 CASES = []
@@ -117,12 +117,7 @@ rnn_case("tanh_len", 11, "rnn_tanh", 4, 5, 3, 4, lengths=[5, 2, 3, 1], h0=True, 
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "ref")
-    os.makedirs(out, exist_ok=True)
-    for build in CASES:
-        name, tensors, meta = build()
-        write_safetensors(os.path.join(out, name + ".safetensors"), tensors, meta)
-        print(name)
+    write_cases(CASES)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_refs import write_safetensors, randn, uniform  # noqa: E402
+from gen_refs import write_cases, randn, uniform  # noqa: E402
 
 CASES = []
 
@@ -83,19 +83,7 @@ linear_seq_case("linear_seq", 520, 2, 3, 4, 5)
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref")
-    os.makedirs(out, exist_ok=True)
-    torch.set_num_threads(1)
-    total, names = 0, []
-    for build in CASES:
-        name, tensors, meta = build()
-        path = os.path.join(out, "seq_" + name + ".safetensors")
-        write_safetensors(path, tensors, meta)
-        total += os.path.getsize(path)
-        names.append(name)
-    assert len(set(names)) == len(names)
-    print("%d files, %d bytes in %s" % (len(names), total, os.path.normpath(out)))
-    print(" ".join(names))
+    write_cases(CASES, "seq_")
 
 
 if __name__ == "__main__":
