@@ -49,19 +49,42 @@ int64_t bench_graph_macs(const nnc_graph *g) {
     return macs;
 }
 
-/* W5's network as bench.py's vgg11_bn(). */
-static nnc_status vgg11_bn_32(nnc_model **out) {
-    static const int cfg[] = {64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0};
+/* The frame W5 and W7 share: a 3x32x32 input, 10 classes, no normalization. */
+static nnc_model *model_32x32(const char *name) {
     nnc_model *m = calloc(1, sizeof *m);
-    if (!m || !(m->g = nnc_graph_new())) { free(m); return nnc_error(NNC_ERR_OOM, "out of memory"); }
-    nnc_graph *g = m->g;
-    snprintf(m->name, sizeof m->name, "%s", BENCH_W5_MODEL);
+    if (!m || !(m->g = nnc_graph_new())) { free(m); return NULL; }
+    snprintf(m->name, sizeof m->name, "%s", name);
     m->in_shape[0] = 3;
     m->in_shape[1] = m->in_shape[2] = 32;
     m->num_classes = 10;
     m->norm_std = 1;
-    m->input = nnc_input(g, "input", NNC_F32, 3, m->in_shape);
-    m->labels = nnc_input(g, "labels", NNC_I64, 0, NULL);
+    m->input = nnc_input(m->g, "input", NNC_F32, 3, m->in_shape);
+    m->labels = nnc_input(m->g, "labels", NNC_I64, 0, NULL);
+    return m;
+}
+
+/* Adds the logits' cross-entropy loss and hands m over (freed on error). */
+static nnc_status model_finish(nnc_model *m, nnc_node *logits, const char *what, nnc_model **out) {
+    m->logits = logits;
+    nnc_graph_output(m->g, logits);
+    m->loss = nnc_cross_entropy(m->g, logits, m->labels, NNC_MEAN);
+    nnc_graph_loss(m->g, m->loss, 1.0f);
+    nnc_status s = nnc_graph_status(m->g);
+    if (s) {
+        s = nnc_error(s, "%s network: %s", what, nnc_graph_error(m->g));
+        nnc_model_free(m);
+        return s;
+    }
+    *out = m;
+    return NNC_OK;
+}
+
+/* W5's network as bench.py's vgg11_bn(). */
+static nnc_status vgg11_bn_32(nnc_model **out) {
+    static const int cfg[] = {64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0};
+    nnc_model *m = model_32x32(BENCH_W5_MODEL);
+    if (!m) return nnc_error(NNC_ERR_OOM, "out of memory");
+    nnc_graph *g = m->g;
     nnc_node *h = m->input;
     const nnc_conv2d_opts co = {{1, 1}, {1, 1}, {1, 1}, 1};
     const nnc_pool2d_opts po = {{2, 2}, {2, 2}, {0, 0}, 0, 1};
@@ -82,34 +105,16 @@ static nnc_status vgg11_bn_32(nnc_model **out) {
     }
     h = nnc_flatten(g, h);
     snprintf(name, sizeof name, "%d", idx + 1); /* idx is the Flatten */
-    m->logits = nnc_linear_layer(g, h, name, 10, 1);
-    nnc_graph_output(g, m->logits);
-    m->loss = nnc_cross_entropy(g, m->logits, m->labels, NNC_MEAN);
-    nnc_graph_loss(g, m->loss, 1.0f);
-    nnc_status s = nnc_graph_status(g);
-    if (s) {
-        s = nnc_error(s, "W5 network: %s", nnc_graph_error(g));
-        nnc_model_free(m);
-        return s;
-    }
-    *out = m;
-    return NNC_OK;
+    return model_finish(m, nnc_linear_layer(g, h, name, 10, 1), "W5", out);
 }
 
 /* W7's small AlexNet-style CNN as bench.py's alexnet_small() (nn.Sequential
  * indices as names): conv5x5 64 ReLU maxpool3/2, conv5x5 192 ReLU maxpool3/2,
  * conv3x3 384, 256, 256 (each ReLU), maxpool3/2, fc 2304->1024->1024->10. */
 static nnc_status alexnet_small(nnc_model **out) {
-    nnc_model *m = calloc(1, sizeof *m);
-    if (!m || !(m->g = nnc_graph_new())) { free(m); return nnc_error(NNC_ERR_OOM, "out of memory"); }
+    nnc_model *m = model_32x32(BENCH_W7_MODEL);
+    if (!m) return nnc_error(NNC_ERR_OOM, "out of memory");
     nnc_graph *g = m->g;
-    snprintf(m->name, sizeof m->name, "%s", BENCH_W7_MODEL);
-    m->in_shape[0] = 3;
-    m->in_shape[1] = m->in_shape[2] = 32;
-    m->num_classes = 10;
-    m->norm_std = 1;
-    m->input = nnc_input(g, "input", NNC_F32, 3, m->in_shape);
-    m->labels = nnc_input(g, "labels", NNC_I64, 0, NULL);
     const nnc_pool2d_opts po = {{3, 3}, {2, 2}, {0, 0}, 0, 1};
     const nnc_conv2d_opts c5 = {{1, 1}, {2, 2}, {1, 1}, 1}, c3 = {{1, 1}, {1, 1}, {1, 1}, 1};
     nnc_node *h = nnc_relu(g, nnc_conv2d_layer(g, m->input, "0", 64, 5, 5, &c5, 1));
@@ -121,18 +126,7 @@ static nnc_status alexnet_small(nnc_model **out) {
     h = nnc_flatten(g, nnc_maxpool2d(g, h, &po));
     h = nnc_relu(g, nnc_linear_layer(g, h, "14", 1024, 1));
     h = nnc_relu(g, nnc_linear_layer(g, h, "16", 1024, 1));
-    m->logits = nnc_linear_layer(g, h, "18", 10, 1);
-    nnc_graph_output(g, m->logits);
-    m->loss = nnc_cross_entropy(g, m->logits, m->labels, NNC_MEAN);
-    nnc_graph_loss(g, m->loss, 1.0f);
-    nnc_status s = nnc_graph_status(g);
-    if (s) {
-        s = nnc_error(s, "W7 network: %s", nnc_graph_error(g));
-        nnc_model_free(m);
-        return s;
-    }
-    *out = m;
-    return NNC_OK;
+    return model_finish(m, nnc_linear_layer(g, h, "18", 10, 1), "W7", out);
 }
 
 nnc_status bench_model_net(const char *model, const char *options, const nnc_optim *opt, bench_net *n) {
