@@ -154,7 +154,7 @@ nnc_status nnc_dnnl_bn_backward(nnc_dnnl_bn *b, const float *x, const float *gam
     if (st != dnnl_success) return failed(b, "backward", b->bwd.impl, st);
     const int64_t C = b->C, total = b->N * C * b->L;
     if (dx && acc_x) {
-#pragma omp parallel for simd schedule(static) if (total > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: total > 65536)
         for (int64_t i = 0; i < total; i++) dx[i] += dxo[i];
     }
     if (dgamma && acc_g && b->scale)

@@ -143,7 +143,7 @@ nnc_status nnc_dnnl_pool_backward(nnc_dnnl_pool *p, const float *dy, float *dx, 
     if (st != dnnl_success) return failed(p, "backward", p->bwd.impl, st);
     if (acc_x) {
         const int64_t total = p->g.N * p->g.C * p->g.H * p->g.W;
-#pragma omp parallel for simd schedule(static) if (total > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: total > 65536)
         for (int64_t i = 0; i < total; i++) dx[i] += out[i];
     }
     return NNC_OK;

@@ -19,7 +19,7 @@ static void add_forward(nnc_node *n, const nnc_exec *ex) {
     const float *a = n->in[0]->out.data, *b = n->in[1]->out.data;
     float *y = n->out.data;
     int64_t cnt = nnc_numel(&n->out);
-#pragma omp parallel for simd schedule(static) if (cnt > 32768)
+#pragma omp parallel for simd schedule(static) if (parallel: cnt > 32768)
     for (int64_t i = 0; i < cnt; i++) y[i] = a[i] + b[i];
 }
 
@@ -31,7 +31,7 @@ static void add_backward(nnc_node *n, const nnc_exec *ex) {
         if (!nnc_needs_grad(n->in[j])) continue;
         float *dx = n->in[j]->grad.data;
         if (n->accum[j]) {
-#pragma omp parallel for simd schedule(static) if (cnt > 32768)
+#pragma omp parallel for simd schedule(static) if (parallel: cnt > 32768)
             for (int64_t i = 0; i < cnt; i++) dx[i] += dy[i];
         } else {
             memcpy(dx, dy, (size_t)cnt * sizeof(float));

@@ -69,7 +69,7 @@ static size_t maxpool_workspace(const nnc_node *n, int training) {
 
 static int has_nan(const float *x, int64_t count) {
     int bad = 0;
-#pragma omp parallel for simd reduction(| : bad) schedule(static) if (count > 262144)
+#pragma omp parallel for simd reduction(| : bad) schedule(static) if (parallel: count > 262144)
     for (int64_t i = 0; i < count; i++) bad |= x[i] != x[i];
     return bad;
 }

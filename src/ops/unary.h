@@ -33,7 +33,7 @@ nnc_node *nnc_unary_case_p(nnc_graph *g, int op, float a, float b);
         const float *X = n->in[0]->out.data;                                                       \
         float *Y = n->out.data;                                                                    \
         int64_t cnt = nnc_numel(&n->out);                                                          \
-        _Pragma("omp parallel for simd schedule(static) if (cnt > 262144)")                        \
+        _Pragma("omp parallel for simd schedule(static) if (parallel: cnt > 262144)")                        \
         for (int64_t i = 0; i < cnt; i++) { float x = X[i]; Y[i] = (fwd); }                        \
     }                                                                                              \
     static void stem##_backward(nnc_node *n, const nnc_exec *ex) {                                \
@@ -45,10 +45,10 @@ nnc_node *nnc_unary_case_p(nnc_graph *g, int op, float a, float b);
         (void)X; (void)Y;                                                                          \
         /* two branch-free loops so both vectorize */                                             \
         if (n->accum[0]) {                                                                         \
-            _Pragma("omp parallel for simd schedule(static) if (cnt > 262144)")                    \
+            _Pragma("omp parallel for simd schedule(static) if (parallel: cnt > 262144)")                    \
             for (int64_t i = 0; i < cnt; i++) { NNC_UNARY_XY_(reads); dX[i] += dY[i] * (bwd); }    \
         } else {                                                                                   \
-            _Pragma("omp parallel for simd schedule(static) if (cnt > 262144)")                    \
+            _Pragma("omp parallel for simd schedule(static) if (parallel: cnt > 262144)")                    \
             for (int64_t i = 0; i < cnt; i++) { NNC_UNARY_XY_(reads); dX[i] = dY[i] * (bwd); }     \
         }                                                                                          \
     }

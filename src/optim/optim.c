@@ -140,7 +140,7 @@ void nnc_graph_set_lr(nnc_graph *g, float lr) {
     if (g && isfinite(lr) && lr > 0) g->optim.lr = lr;
 }
 
-#define PAR_FOR _Pragma("omp parallel for simd schedule(static) if (n > 262144)")
+#define PAR_FOR _Pragma("omp parallel for simd schedule(static) if (parallel: n > 262144)")
 
 static void sgd(const nnc_optim *o, float wd, float *w, const float *gr, float *v, int64_t n, int first) {
     const float lr = o->lr, mu = o->momentum, damp = 1.0f - o->dampening;

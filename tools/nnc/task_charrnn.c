@@ -30,7 +30,7 @@ typedef struct charrnn_cfg {
     nnc_rnn_cell cell;
     int64_t hidden, embed, T;
     int layers, vocab;
-    float dropout;
+    float dropout, out_dropout;
 } charrnn_cfg;
 
 typedef struct charrnn_net {
@@ -60,7 +60,9 @@ static nnc_status charrnn_build(const charrnn_cfg *c, charrnn_net *n) {
     nnc_rnn_opts o = {.cell = c->cell, .hidden = c->hidden, .layers = c->layers, .dropout = c->dropout,
                       .h0 = n->h0, .c0 = n->c0, .want_state = 1};
     n->r = nnc_rnn_layer(g, x, "rnn", &o);
-    n->logits = nnc_linear_seq_layer(g, n->r.y, "fc", c->vocab, 1);
+    /* dropout on the recurrent output before the classifier (Zaremba et al.) */
+    nnc_node *y = c->out_dropout > 0 ? nnc_dropout(g, n->r.y, c->out_dropout) : n->r.y;
+    n->logits = nnc_linear_seq_layer(g, y, "fc", c->vocab, 1);
     n->loss = nnc_cross_entropy_seq(g, n->logits, n->targets, NNC_MEAN, IGNORE);
     nnc_graph_output(g, n->logits);
     nnc_graph_output(g, n->r.h_n);
@@ -165,6 +167,7 @@ void help_train_charrnn(FILE *f) {
                "  --lr-decay G       multiply the rate by G after every epoch (default 0.9)\n"
                "  --clip-norm C      gradient global-norm clip (default 5)\n"
                "  --dropout P        between stacked layers (default 0)\n"
+               "  --out-dropout P    on the last layer's output, before the classifier (default 0)\n"
                "  --limit N          use only the first N bytes of the text\n"
                "  --save FILE        weights + vocabulary (for nnc sample)\n"
                "  --threads N, --seed S, --quiet\n", FORTUNES_DIR);
@@ -177,7 +180,7 @@ int task_charrnn_train(int argc, char **argv) {
     const char *cellname = cli_str(&a, "cell", "lstm");
     charrnn_cfg c = {NNC_LSTM, cli_int(&a, "hidden", 256, 1, 65536), cli_int(&a, "embed", 64, 0, 65536),
                      cli_int(&a, "seq-len", 64, 1, 100000), (int)cli_int(&a, "layers", 1, 1, 16), 0,
-                     (float)cli_num(&a, "dropout", 0, 0, 0.99)};
+                     (float)cli_num(&a, "dropout", 0, 0, 0.99), (float)cli_num(&a, "out-dropout", 0, 0, 0.99)};
     int64_t B = cli_int(&a, "batch", 32, 1, 1024);
     int epochs = (int)cli_int(&a, "epochs", 5, 0, 100000);
     double minutes = cli_num(&a, "minutes", 0, 0, 1e6);
