@@ -5,10 +5,17 @@
  * attribute last_dim (nnc_linear_seq, PyTorch's nn.Linear on [N, T, I]) the
  * product runs over the last dim only and the leading dims are kept:
  * [N, ..., I] -> [N, ..., O] with M = N * ... (e.g. N*T).
- * Backward reads x and w. All three products are single GEMMs. */
+ * Backward reads x and w. All three products are single GEMMs.
+ * Forward from NNC_MATMUL_MIN_ROWS rows runs on oneDNN's matmul primitive
+ * with the bias fused (kernels/dnnl_matmul.h: sgemm repacks the transposed
+ * w on every call), made per plan at compile time and kept in the node's
+ * kcache; fewer rows, NNC_DNNL=0 or no fast implementation: sgemm. */
 #include "ops/op.h"
+#include "kernels/dnnl_matmul.h"
+#include "kernels/dnnl_prim.h"
 #include "kernels/gemm.h"
 #include <math.h>
+#include <stdlib.h>
 
 typedef struct { int last_dim; } linear_attrs;
 
@@ -46,11 +53,58 @@ static nnc_status linear_infer(nnc_node *n) {
     return NNC_OK;
 }
 
+/* The node's matmul objects, one per plan (shape and thread count). */
+typedef struct { nnc_kcache base; int n; nnc_dnnl_matmul *e[NNC_MAX_PLANS]; } matmul_cache;
+
+static void cache_release(nnc_kcache *k) {
+    matmul_cache *c = (matmul_cache *)k;
+    for (int i = 0; i < c->n; i++) nnc_dnnl_matmul_free(c->e[i]);
+    free(c);
+}
+
+/* The matmul object for this node's current shape, made on first use; NULL:
+ * take sgemm. */
+static nnc_dnnl_matmul *matmul_for(nnc_node *n) {
+    int64_t M = rows(n), O = n->in[1]->out.shape[0], I = n->in[1]->out.shape[1];
+    int bias = n->n_in == 3;
+    if (M < NNC_MATMUL_MIN_ROWS || nnc_dnnl_disabled()) return NULL;
+    matmul_cache *c = (matmul_cache *)n->kcache;
+    for (int i = 0; c && i < c->n; i++)
+        if (nnc_dnnl_matmul_matches(c->e[i], M, O, I, bias)) return nnc_dnnl_matmul_ok(c->e[i]) ? c->e[i] : NULL;
+    if (!c) {
+        if (!(c = calloc(1, sizeof *c))) return NULL;
+        c->base.release = cache_release;
+        n->kcache = &c->base;
+    }
+    nnc_dnnl_matmul *e = nnc_dnnl_matmul_new(M, O, I, bias);
+    if (!e) return NULL;
+    if (c->n == NNC_MAX_PLANS) { /* as many as the graph keeps plans: drop the oldest */
+        nnc_dnnl_matmul_free(c->e[0]);
+        memmove(c->e, c->e + 1, (NNC_MAX_PLANS - 1) * sizeof *c->e);
+        c->n--;
+    }
+    c->e[c->n++] = e;
+    return nnc_dnnl_matmul_ok(e) ? e : NULL;
+}
+
+/* Compile-time hook: makes the matmul object (so steps allocate nothing)
+ * and asks for its scratchpad. */
+static size_t linear_workspace(const nnc_node *cn, int training) {
+    (void)training;
+    nnc_dnnl_matmul *m = matmul_for((nnc_node *)cn);
+    return m ? nnc_dnnl_matmul_ws(m) : 0;
+}
+
 static void linear_forward(nnc_node *n, const nnc_exec *ex) {
-    (void)ex;
     const float *x = n->in[0]->out.data, *w = n->in[1]->out.data;
     float *y = n->out.data;
     int64_t N = rows(n), O = n->in[1]->out.shape[0], I = n->in[1]->out.shape[1];
+    nnc_dnnl_matmul *m = matmul_for(n);
+    if (m && nnc_dnnl_matmul_ws(m) <= ex->ws_bytes) {
+        nnc_status s = nnc_dnnl_matmul_forward(m, x, w, n->n_in == 3 ? n->in[2]->out.data : NULL, y, ex->ws);
+        if (s && ex->fault) *ex->fault = s;
+        return;
+    }
     if (n->n_in == 3) {
         const float *bias = n->in[2]->out.data;
         for (int64_t i = 0; i < N; i++) memcpy(y + i * O, bias, (size_t)O * sizeof(float));
@@ -139,5 +193,5 @@ static const nnc_op_case cases[] = {
 static int64_t linear_macs(const nnc_node *n) { return nnc_numel(&n->out) * n->in[1]->out.shape[1]; }
 
 const nnc_op_desc nnc_op_linear = {"linear", "fully connected: y = x W^T + b", "weight [out,in], bias [out] optional; last_dim (time-distributed)",
-                                   linear_infer, linear_forward, linear_backward, NULL, NULL,
+                                   linear_infer, linear_forward, linear_backward, linear_workspace, NULL,
                                    NNC_READS_IN(0) | NNC_READS_IN(1), cases, 3, linear_macs};

@@ -316,7 +316,7 @@ int cmd_sample(int argc, char **argv) {
     const char *task = nnc_safetensors_meta(f, "nnc.task"), *cell = nnc_safetensors_meta(f, "charrnn.cell"),
                *vocab = nnc_safetensors_meta(f, "charrnn.vocab");
     long long hidden, layers, embed;
-    charrnn_cfg c = {NNC_LSTM, 0, 0, 1, 0, 0, 0};
+    charrnn_cfg c = {NNC_LSTM, 0, 0, 1, 0, 0, 0, 0};
     uint8_t bytes[256];
     int ok = task && !strcmp(task, "charrnn") && cell && parse_cell(cell, &c.cell) && vocab && meta_int(f, "charrnn.hidden", 1, 65536, &hidden) &&
              meta_int(f, "charrnn.layers", 1, 16, &layers) && meta_int(f, "charrnn.embed", 0, 65536, &embed);
