@@ -16,7 +16,9 @@ OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize
 BUILD := build-san
 endif
 CFLAGS ?=
-CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -fPIC -fopenmp -Iinclude -Isrc -MMD -MP
+# -ffp-contract=fast: ISO C mode (-std=c11) otherwise forbids GCC to fuse a*b+c
+# into one FMA instruction, which halves the peak of every vectorized loop.
+CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -ffp-contract=fast -fPIC -fopenmp -Iinclude -Isrc -MMD -MP
 LDLIBS := -ldnnl -ljansson -lpng -lz -lm
 LDFLAGS += -fopenmp
 ifeq ($(SAN),1)

@@ -13,7 +13,7 @@ static nnc_node *case_mean(nnc_graph *g) { return nnc_pw_loss_case(g, NNC_OP_BCE
 static nnc_node *case_sum(nnc_graph *g) { return nnc_pw_loss_case(g, NNC_OP_BCE_WITH_LOGITS, NNC_SUM, 0, 0, 0, 1, (int64_t[]){5}); }
 static const nnc_op_case bce_cases[] = {
     {"bce_with_logits_mean", 2, 1e-3, 2e-3, 1e-4, 0, case_mean},
-    {"bce_with_logits_sum", 3, 1e-3, 2e-3, 1e-4, 0, case_sum},
+    {"bce_with_logits_sum", 3, 1e-2, 2e-3, 1e-4, 0, case_sum}, /* a smooth loss: a larger step keeps float32 rounding out of the difference */
 };
 NNC_PW_LOSS(bce_with_logits, BCE_WITH_LOGITS, "binary cross-entropy on logits (stable form); mean or sum", "reduction",
             fmaxf(p, 0.0f) - p * t + log1pf(expf(-fabsf(p))), sigm(p) - t, -p, bce_cases, 2)

@@ -21,6 +21,7 @@
  * Reference: nnc_conv2d_ref (kernels/conv.c). */
 #include "ops/op.h"
 #include "kernels/conv.h"
+#include "kernels/conv_small.h"
 #include "kernels/dnnl_conv.h"
 #include "kernels/gemm.h"
 #include <math.h>
@@ -158,7 +159,7 @@ static int im2col_forced(void) {
 /* The node's oneDNN primitives for g and this mode at the current thread
  * count, made on first use; NULL: take the im2col path. */
 static nnc_dnnl_conv *dnnl_for(nnc_node *n, const nnc_conv_geom *g, int training) {
-    if (im2col_forced()) return NULL;
+    if (im2col_forced() || nnc_conv_small_ok(g)) return NULL;
     int bias = n->n_in == 3;
     conv_cache *c = (conv_cache *)n->kcache;
     for (int i = 0; c && i < c->n; i++)
@@ -180,6 +181,9 @@ static nnc_dnnl_conv *dnnl_for(nnc_node *n, const nnc_conv_geom *g, int training
 }
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Few input channels: the direct kernels of kernels/conv_small.c. */
+static int small_path(const nnc_conv_geom *g) { return !im2col_forced() && nnc_conv_small_ok(g); }
 
 /* Workspace of the oneDNN passes this node runs in a plan. */
 static size_t dnnl_ws(const nnc_dnnl_conv *c, const nnc_node *n, int training) {
@@ -207,7 +211,8 @@ static size_t conv_workspace(const nnc_node *cn, int training) {
         int64_t B = chunk_images(&g);
         bwd = bwd_layout(&g).total * (size_t)n_slots((g.N + B - 1) / B, 0, 0);
     }
-    return (fwd > bwd ? fwd : bwd) * sizeof(float);
+    size_t small = small_path(&g) ? nnc_conv_small_ws(&g, omp_get_max_threads()) : 0;
+    return max_size((fwd > bwd ? fwd : bwd) * sizeof(float), small);
 }
 
 static void forward_image(const nnc_conv_geom *g, const float *x, const float *w, const float *b, float *y, float *cols) {
@@ -233,6 +238,10 @@ static void conv_forward(nnc_node *n, const nnc_exec *ex) {
     const float *x = n->in[0]->out.data, *w = n->in[1]->out.data;
     const float *b = n->n_in == 3 ? n->in[2]->out.data : NULL;
     float *y = n->out.data, *ws = ex->ws;
+    if (small_path(&g) && nnc_conv_small_ws(&g, 1) <= ex->ws_bytes) {
+        nnc_conv_small_forward(&g, x, w, b, y, ws, ex->ws_bytes);
+        return;
+    }
     nnc_dnnl_conv *c = dnnl_for(n, &g, ex->training);
     if (c && nnc_dnnl_conv_ws_forward(c) <= ex->ws_bytes) {
         nnc_status s = nnc_dnnl_conv_forward(c, x, w, b, y, ws);
@@ -318,6 +327,10 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex) {
             }
             db[k] = acc ? db[k] + (float)s : (float)s;
         }
+    }
+    if (!use_dnnl && need_dw && small_path(&g) && nnc_conv_small_ws(&g, 1) <= ex->ws_bytes) {
+        nnc_conv_small_backward_weights(&g, x, dy, n->in[1]->grad.data, acc_w, ex->ws, ex->ws_bytes);
+        need_dw = 0; /* the input gradient, if wanted, takes the im2col path */
     }
     if (use_dnnl || (!need_dx && !need_dw)) return;
 
