@@ -28,6 +28,11 @@ $NNC sample --model "$T/char.st" --length 80 --prime "the " --temperature 0.5 >"
     && [ "$(wc -c <"$T/s")" -ge 80 ] && grep -q "the" "$T/s" && pass "sample generates text" || { fail "sample"; cat "$T/s" "$T/err"; }
 $NNC sample --model "$T/char.st" --length 20 --temperature 0 >"$T/s1" 2>/dev/null && $NNC sample --model "$T/char.st" --length 20 --temperature 0 >"$T/s2" 2>/dev/null \
     && cmp -s "$T/s1" "$T/s2" && pass "greedy sampling is deterministic" || fail "greedy sampling differs run to run"
+if $NNC train charrnn --text "$T/text" --hidden 32 --embed 8 --seq-len 16 --batch 8 --epochs 2 --out-dropout 0.3 \
+        --save "$T/chard.st" --quiet >"$T/c" 2>"$T/err" && grep -q '^epoch=2 .*heldout_bpc=' "$T/c" \
+        && $NNC sample --model "$T/chard.st" --length 20 >/dev/null 2>>"$T/err"; then pass "charrnn with --out-dropout trains, and its model samples"
+else fail "charrnn --out-dropout"; cat "$T/err"; fi
+expect_fail "charrnn: --out-dropout outside [0, 0.99] refused" "out-dropout" $NNC train charrnn --text "$T/text" --out-dropout 1.5
 expect_fail "charrnn: missing corpus named" "/nonexistent/text" $NNC train charrnn --text /nonexistent/text
 : >"$T/empty"
 expect_fail "charrnn: empty corpus refused" "is empty" $NNC train charrnn --text "$T/empty"
