@@ -23,6 +23,7 @@
  * shapes oneDNN has only reference code for, backward with frozen
  * statistics, a workspace too small (threads changed after compiling). */
 #include "ops/op.h"
+#include "ops/plan_cache.h"
 #include "kernels/dnnl_bn.h"
 #include "kernels/dnnl_prim.h"
 #include <math.h>
@@ -102,13 +103,7 @@ static void row_sums(const float *x, const float *y, int64_t L, float m, double 
 }
 
 /* ---- the oneDNN path: the node's primitives, one set per plan */
-typedef struct bn_cache { nnc_kcache base; int n; nnc_dnnl_bn *e[NNC_MAX_PLANS]; } bn_cache;
-
-static void cache_release(nnc_kcache *k) {
-    bn_cache *c = (bn_cache *)k;
-    for (int i = 0; i < c->n; i++) nnc_dnnl_bn_free(c->e[i]);
-    free(c);
-}
+static void free_bn(void *e) { nnc_dnnl_bn_free(e); }
 
 /* The node's oneDNN primitives for its current shape and this mode at the
  * current thread count, made on first use; NULL: take the plain path. */
@@ -122,23 +117,14 @@ static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training) {
     const bn_attrs *a = NNC_ATTRS(n, bn_attrs);
     bn_dims D = dims_of(&n->in[0]->out);
     int sc = a->gamma >= 0, sh = a->beta >= 0;
-    bn_cache *c = (bn_cache *)n->kcache;
-    for (int i = 0; c && i < c->n; i++)
-        if (nnc_dnnl_bn_matches(c->e[i], D.N, D.C, D.L, a->eps, sc, sh, training)) return nnc_dnnl_bn_ok(c->e[i]) ? c->e[i] : NULL;
     if (training && D.N * D.L <= 1) return NULL; /* forward reports the error */
-    if (!c) {
-        if (!(c = calloc(1, sizeof *c))) return NULL;
-        c->base.release = cache_release;
-        n->kcache = &c->base;
-    }
+    nnc_plan_cache *c = nnc_plan_cache_get(n, free_bn);
+    if (!c) return NULL;
+    for (int i = 0; i < c->n; i++)
+        if (nnc_dnnl_bn_matches(c->e[i], D.N, D.C, D.L, a->eps, sc, sh, training)) return nnc_dnnl_bn_ok(c->e[i]) ? c->e[i] : NULL;
     nnc_dnnl_bn *e = nnc_dnnl_bn_new(D.N, D.C, D.L, a->eps, sc, sh, training);
     if (!e) return NULL;
-    if (c->n == NNC_MAX_PLANS) { /* as many as the graph keeps plans: drop the oldest */
-        nnc_dnnl_bn_free(c->e[0]);
-        memmove(c->e, c->e + 1, (NNC_MAX_PLANS - 1) * sizeof *c->e);
-        c->n--;
-    }
-    c->e[c->n++] = e;
+    nnc_plan_cache_add(c, e);
     return nnc_dnnl_bn_ok(e) ? e : NULL;
 }
 

@@ -20,6 +20,7 @@
  * with stride 1 and no padding use x as its own column matrix.
  * Reference: nnc_conv2d_ref (kernels/conv.c). */
 #include "ops/op.h"
+#include "ops/plan_cache.h"
 #include "kernels/conv.h"
 #include "kernels/conv_small.h"
 #include "kernels/dnnl_conv.h"
@@ -142,13 +143,7 @@ static nnc_status conv_infer(nnc_node *n) {
 
 
 /* ---- the oneDNN path: the node's primitives, one set per plan */
-typedef struct conv_cache { nnc_kcache base; int n; nnc_dnnl_conv *e[NNC_MAX_PLANS]; } conv_cache;
-
-static void cache_release(nnc_kcache *k) {
-    conv_cache *c = (conv_cache *)k;
-    for (int i = 0; i < c->n; i++) nnc_dnnl_conv_free(c->e[i]);
-    free(c);
-}
+static void free_conv(void *e) { nnc_dnnl_conv_free(e); }
 
 /* NNC_CONV=im2col selects the im2col path everywhere, to compare the two. */
 static int im2col_forced(void) {
@@ -161,22 +156,13 @@ static int im2col_forced(void) {
 static nnc_dnnl_conv *dnnl_for(nnc_node *n, const nnc_conv_geom *g, int training) {
     if (im2col_forced() || nnc_conv_small_ok(g)) return NULL;
     int bias = n->n_in == 3;
-    conv_cache *c = (conv_cache *)n->kcache;
-    for (int i = 0; c && i < c->n; i++)
+    nnc_plan_cache *c = nnc_plan_cache_get(n, free_conv);
+    if (!c) return NULL;
+    for (int i = 0; i < c->n; i++)
         if (nnc_dnnl_conv_matches(c->e[i], g, bias, training)) return nnc_dnnl_conv_ok(c->e[i]) ? c->e[i] : NULL;
-    if (!c) {
-        if (!(c = calloc(1, sizeof *c))) return NULL;
-        c->base.release = cache_release;
-        n->kcache = &c->base;
-    }
     nnc_dnnl_conv *e = nnc_dnnl_conv_new(g, bias, training);
     if (!e) return NULL;
-    if (c->n == NNC_MAX_PLANS) { /* as many as the graph keeps plans: drop the oldest */
-        nnc_dnnl_conv_free(c->e[0]);
-        memmove(c->e, c->e + 1, (NNC_MAX_PLANS - 1) * sizeof *c->e);
-        c->n--;
-    }
-    c->e[c->n++] = e;
+    nnc_plan_cache_add(c, e);
     return nnc_dnnl_conv_ok(e) ? e : NULL;
 }
 

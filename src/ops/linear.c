@@ -11,6 +11,7 @@
  * w on every call), made per plan at compile time and kept in the node's
  * kcache; fewer rows, NNC_DNNL=0 or no fast implementation: sgemm. */
 #include "ops/op.h"
+#include "ops/plan_cache.h"
 #include "kernels/dnnl_matmul.h"
 #include "kernels/dnnl_prim.h"
 #include "kernels/gemm.h"
@@ -53,37 +54,21 @@ static nnc_status linear_infer(nnc_node *n) {
     return NNC_OK;
 }
 
-/* The node's matmul objects, one per plan (shape and thread count). */
-typedef struct { nnc_kcache base; int n; nnc_dnnl_matmul *e[NNC_MAX_PLANS]; } matmul_cache;
+static void free_matmul(void *e) { nnc_dnnl_matmul_free(e); }
 
-static void cache_release(nnc_kcache *k) {
-    matmul_cache *c = (matmul_cache *)k;
-    for (int i = 0; i < c->n; i++) nnc_dnnl_matmul_free(c->e[i]);
-    free(c);
-}
-
-/* The matmul object for this node's current shape, made on first use; NULL:
- * take sgemm. */
+/* The matmul object for this node's current shape (one per plan, in the
+ * node's plan cache), made on first use; NULL: take sgemm. */
 static nnc_dnnl_matmul *matmul_for(nnc_node *n) {
     int64_t M = rows(n), O = n->in[1]->out.shape[0], I = n->in[1]->out.shape[1];
     int bias = n->n_in == 3;
     if (M < NNC_MATMUL_MIN_ROWS || nnc_dnnl_disabled()) return NULL;
-    matmul_cache *c = (matmul_cache *)n->kcache;
-    for (int i = 0; c && i < c->n; i++)
+    nnc_plan_cache *c = nnc_plan_cache_get(n, free_matmul);
+    if (!c) return NULL;
+    for (int i = 0; i < c->n; i++)
         if (nnc_dnnl_matmul_matches(c->e[i], M, O, I, bias)) return nnc_dnnl_matmul_ok(c->e[i]) ? c->e[i] : NULL;
-    if (!c) {
-        if (!(c = calloc(1, sizeof *c))) return NULL;
-        c->base.release = cache_release;
-        n->kcache = &c->base;
-    }
     nnc_dnnl_matmul *e = nnc_dnnl_matmul_new(M, O, I, bias);
     if (!e) return NULL;
-    if (c->n == NNC_MAX_PLANS) { /* as many as the graph keeps plans: drop the oldest */
-        nnc_dnnl_matmul_free(c->e[0]);
-        memmove(c->e, c->e + 1, (NNC_MAX_PLANS - 1) * sizeof *c->e);
-        c->n--;
-    }
-    c->e[c->n++] = e;
+    nnc_plan_cache_add(c, e);
     return nnc_dnnl_matmul_ok(e) ? e : NULL;
 }
 

@@ -6,36 +6,22 @@
 #ifndef NNC_OPS_POOL_DNNL_H
 #define NNC_OPS_POOL_DNNL_H
 #include "ops/op.h"
+#include "ops/plan_cache.h"
 #include "kernels/dnnl_pool.h"
 #include "kernels/dnnl_prim.h"
 #include <stdlib.h>
 
-typedef struct nnc_pool_cache { nnc_kcache base; int n; nnc_dnnl_pool *e[NNC_MAX_PLANS]; } nnc_pool_cache;
-
-static inline void nnc_pool_cache_release(nnc_kcache *k) {
-    nnc_pool_cache *c = (nnc_pool_cache *)k;
-    for (int i = 0; i < c->n; i++) nnc_dnnl_pool_free(c->e[i]);
-    free(c);
-}
+static inline void nnc_pool_free_entry(void *e) { nnc_dnnl_pool_free(e); }
 
 static inline nnc_dnnl_pool *nnc_pool_dnnl_for(nnc_node *n, const nnc_pool_geom *g, int max, int training) {
     if (nnc_dnnl_disabled()) return NULL;
-    nnc_pool_cache *c = (nnc_pool_cache *)n->kcache;
-    for (int i = 0; c && i < c->n; i++)
+    nnc_plan_cache *c = nnc_plan_cache_get(n, nnc_pool_free_entry);
+    if (!c) return NULL;
+    for (int i = 0; i < c->n; i++)
         if (nnc_dnnl_pool_matches(c->e[i], g, max, training)) return nnc_dnnl_pool_ok(c->e[i]) ? c->e[i] : NULL;
-    if (!c) {
-        if (!(c = calloc(1, sizeof *c))) return NULL;
-        c->base.release = nnc_pool_cache_release;
-        n->kcache = &c->base;
-    }
     nnc_dnnl_pool *e = nnc_dnnl_pool_new(g, max, training);
     if (!e) return NULL;
-    if (c->n == NNC_MAX_PLANS) { /* as many as the graph keeps plans: drop the oldest */
-        nnc_dnnl_pool_free(c->e[0]);
-        memmove(c->e, c->e + 1, (NNC_MAX_PLANS - 1) * sizeof *c->e);
-        c->n--;
-    }
-    c->e[c->n++] = e;
+    nnc_plan_cache_add(c, e);
     return nnc_dnnl_pool_ok(e) ? e : NULL;
 }
 
