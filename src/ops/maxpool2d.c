@@ -116,11 +116,55 @@ static void maxpool_row(const nnc_pool_geom *g, const float *xp, int64_t oh, flo
     }
 }
 
-static void maxpool_plane_2x2s2(const nnc_pool_geom *g, const float *xp, float *yp, int32_t *ap) {
+/* 2x2/2, 16 outputs at once: the even and odd columns of both rows are
+ * split by shuffles, then the pairwise maxima -- max(a, b) of the top row,
+ * max(c, d) of the bottom, then the two -- which pick the same element as
+ * PyTorch's sequential a, b, c, d scan (first maximum wins, a NaN taken
+ * when met: the later of two NaNs). Needs 32 readable floats at r0 and r1. */
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+static inline v16f pick(v16i m, v16f a, v16f b) { return (v16f)((m & (v16i)a) | (~m & (v16i)b)); }
+static void pool2x2_tile(const float *r0, const float *r1, int32_t col0, int32_t W, int64_t nv, float *y, int32_t *a) {
+    const v16i even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}, odd = even + 1;
+    v16f t0, t1, b0, b1;
+    memcpy(&t0, r0, sizeof t0);
+    memcpy(&t1, r0 + 16, sizeof t1);
+    memcpy(&b0, r1, sizeof b0);
+    memcpy(&b1, r1 + 16, sizeof b1);
+    v16f ta = __builtin_shuffle(t0, t1, even), tb = __builtin_shuffle(t0, t1, odd);
+    v16f ba = __builtin_shuffle(b0, b1, even), bb = __builtin_shuffle(b0, b1, odd);
+    v16i mt = (tb > ta) | (tb != tb), mb = (bb > ba) | (bb != bb);
+    v16f top = pick(mt, tb, ta), bot = pick(mb, bb, ba);
+    v16i mv = (bot > top) | (bot != bot);
+    v16f m = pick(mv, bot, top);
+    v16i col = even + col0, it = col - mt, ib = col + W - mb; /* a true mask is -1 */
+    v16i id = (mv & ib) | (~mv & it);
+    if (nv == 16) { /* also when the caller lets the tile spill into outputs it writes later */
+        memcpy(y, &m, sizeof m);
+        if (a) memcpy(a, &id, sizeof id);
+        return;
+    }
+    memcpy(y, &m, (size_t)nv * sizeof(float));
+    if (a) memcpy(a, &id, (size_t)nv * sizeof(int32_t));
+}
+
+/* One plane; `readable` floats can be read from xp on (the rest of the
+ * tensor), so the vector tiles stay inside it and the last ones go scalar. */
+static void maxpool_plane_2x2s2(const nnc_pool_geom *g, const float *xp, int64_t readable, float *yp, int32_t *ap) {
     for (int64_t oh = 0; oh < g->OH; oh++) {
         const float *r0 = xp + 2 * oh * g->W, *r1 = r0 + g->W;
         int32_t i0 = (int32_t)(2 * oh * g->W), i1 = i0 + (int32_t)g->W;
-        for (int64_t ow = 0; ow < g->OW; ow++) {
+        int64_t ow = 0;
+        /* vector tiles from 8 outputs a row; narrower rows go scalar */
+        for (; g->OW >= 8 && ow < g->OW && (r1 - xp) + 2 * ow + 32 <= readable; ow += 16) {
+            int64_t nv = g->OW - ow < 16 ? g->OW - ow : 16;
+            /* a short tile stores all 16 lanes when the spill stays inside this
+             * plane's later outputs (rewritten after), saving a partial copy */
+            if (nv < 16 && (g->OH - oh) * g->OW - ow >= 16) nv = 16;
+            pool2x2_tile(r0 + 2 * ow, r1 + 2 * ow, i0 + (int32_t)(2 * ow), (int32_t)g->W, nv, yp + oh * g->OW + ow,
+                         ap ? ap + oh * g->OW + ow : NULL);
+        }
+        for (; ow < g->OW; ow++) {
             float v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
             int32_t at[4] = {i0 + (int32_t)(2 * ow), i0 + (int32_t)(2 * ow) + 1, i1 + (int32_t)(2 * ow), i1 + (int32_t)(2 * ow) + 1};
             float m = v[0];
@@ -154,7 +198,7 @@ static void maxpool_forward(nnc_node *n, const nnc_exec *ex) {
 #pragma omp parallel for schedule(static) if (planes * P * g.kh * g.kw > 32768)
     for (int64_t pl = 0; pl < planes; pl++) {
         if (is_2x2s2(&g)) {
-            maxpool_plane_2x2s2(&g, X + pl * HW, Y + pl * P, A ? A + pl * P : NULL);
+            maxpool_plane_2x2s2(&g, X + pl * HW, (planes - pl) * HW, Y + pl * P, A ? A + pl * P : NULL);
             continue;
         }
         for (int64_t oh = 0; oh < g.OH; oh++)
