@@ -13,11 +13,9 @@ typedef float v16 __attribute__((vector_size(64)));
 #define CHUNK 8 /* images per weight-gradient partial sum */
 #define MAX_S 7
 
-static inline v16 ld(const float *p) {
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+/* v = 16 floats from p (unaligned); a macro, since passing vectors by value
+ * changes the ABI where AVX-512 is not enabled. */
+#define LD(v, p) memcpy(&(v), (p), sizeof(v))
 
 int nnc_conv_small_ok(const nnc_conv_geom *g) {
     const char *e = getenv("NNC_CONV_SMALL");
@@ -80,7 +78,8 @@ static void forward_image(const nnc_conv_geom *g, const float *xp, const float *
                     for (int64_t r = 0; r < R; r++) {
                         const float *row = xp + (c * HP + oh + r) * WP + ow0, *wr = wp + (c * R + r) * S * KP + kb;
                         for (int64_t s = 0; s < S; s++) {
-                            v16 xv = ld(row + s);
+                            v16 xv;
+                            LD(xv, row + s);
                             const float *wk = wr + s * KP;
                             for (int j = 0; j < KBF; j++) acc[j] += wk[j] * xv;
                         }
@@ -116,9 +115,9 @@ void nnc_conv_small_forward(const nnc_conv_geom *g, const float *x, const float 
 }
 
 /* ------------------------------------------------------- weight gradient */
-static inline float hsum(v16 v) {
+static inline float hsum(const v16 *v) {
     float s = 0;
-    for (int i = 0; i < LANES; i++) s += v[i];
+    for (int i = 0; i < LANES; i++) s += (*v)[i];
     return s;
 }
 
@@ -140,15 +139,19 @@ static inline float hsum(v16 v) {
                         for (int64_t ow0 = 0; ow0 < OWP; ow0 += LANES) {                                                  \
                             v16 d[KBW];                                                                                   \
                             for (int j = 0; j < KBW; j++)                                                                 \
-                                d[j] = kb + j < g->K ? ld(dyp + (kb + j) * P + oh * OWP + ow0) : (v16){0};                \
+                            {                                                                                         \
+                                d[j] = (v16){0};                                                                          \
+                                if (kb + j < g->K) LD(d[j], dyp + (kb + j) * P + oh * OWP + ow0);                         \
+                            }                                                                                             \
                             for (int s = 0; s < SW; s++) {                                                                \
-                                v16 xv = ld(rowx + ow0 + s);                                                              \
+                                v16 xv;                                                                                   \
+                                LD(xv, rowx + ow0 + s);                                                                   \
                                 for (int j = 0; j < KBW; j++) acc[j][s] += d[j] * xv;                                     \
                             }                                                                                             \
                         }                                                                                                 \
                     }                                                                                                     \
                     for (int j = 0; j < KBW && kb + j < g->K; j++)                                                        \
-                        for (int s = 0; s < SW; s++) part[(((kb + j) * g->C + c) * R + r) * SW + s] += hsum(acc[j][s]);    \
+                        for (int s = 0; s < SW; s++) part[(((kb + j) * g->C + c) * R + r) * SW + s] += hsum(&acc[j][s]);    \
                 }                                                                                                         \
     }
 DW_IMAGE(1)

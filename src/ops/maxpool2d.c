@@ -123,20 +123,28 @@ static void maxpool_row(const nnc_pool_geom *g, const float *xp, int64_t oh, flo
  * when met: the later of two NaNs). Needs 32 readable floats at r0 and r1. */
 typedef float v16f __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
-static inline v16f pick(v16i m, v16f a, v16f b) { return (v16f)((m & (v16i)a) | (~m & (v16i)b)); }
+/* m ? a : b lane by lane (m is 0 or -1); macros, since passing vectors by
+ * value changes the ABI where AVX-512 is not enabled */
+#define PICK(m, a, b) ((v16f)(((m) & (v16i)(a)) | (~(m) & (v16i)(b))))
+#if defined(__clang__)
+#define EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+#else
+#define EVEN(a, b) __builtin_shuffle(a, b, (v16i){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30})
+#define ODD(a, b) __builtin_shuffle(a, b, (v16i){1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31})
+#endif
 static void pool2x2_tile(const float *r0, const float *r1, int32_t col0, int32_t W, int64_t nv, float *y, int32_t *a) {
-    const v16i even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}, odd = even + 1;
+    const v16i even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
     v16f t0, t1, b0, b1;
     memcpy(&t0, r0, sizeof t0);
     memcpy(&t1, r0 + 16, sizeof t1);
     memcpy(&b0, r1, sizeof b0);
     memcpy(&b1, r1 + 16, sizeof b1);
-    v16f ta = __builtin_shuffle(t0, t1, even), tb = __builtin_shuffle(t0, t1, odd);
-    v16f ba = __builtin_shuffle(b0, b1, even), bb = __builtin_shuffle(b0, b1, odd);
+    v16f ta = EVEN(t0, t1), tb = ODD(t0, t1), ba = EVEN(b0, b1), bb = ODD(b0, b1);
     v16i mt = (tb > ta) | (tb != tb), mb = (bb > ba) | (bb != bb);
-    v16f top = pick(mt, tb, ta), bot = pick(mb, bb, ba);
+    v16f top = PICK(mt, tb, ta), bot = PICK(mb, bb, ba);
     v16i mv = (bot > top) | (bot != bot);
-    v16f m = pick(mv, bot, top);
+    v16f m = PICK(mv, bot, top);
     v16i col = even + col0, it = col - mt, ib = col + W - mb; /* a true mask is -1 */
     v16i id = (mv & ib) | (~mv & it);
     if (nv == 16) { /* also when the caller lets the tile spill into outputs it writes later */
