@@ -108,8 +108,7 @@ static nnc_status failed(const nnc_dnnl_bn *b, const char *what, const char *imp
 
 /* binds buffer p to argument slot i and appends it to the argument list */
 static void arg(nnc_dnnl_bn *b, dnnl_exec_arg_t *a, int *n, int dnnl_arg, int i, const void *p) {
-    nnc_dnnl_bind(b->m[i], p, b->stream);
-    a[(*n)++] = (dnnl_exec_arg_t){dnnl_arg, b->m[i]};
+    nnc_dnnl_arg(a, n, dnnl_arg, b->m[i], p, b->stream);
 }
 
 nnc_status nnc_dnnl_bn_forward(nnc_dnnl_bn *b, const float *x, const float *gamma, const float *beta, float *mean, float *var,

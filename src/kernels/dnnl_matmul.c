@@ -69,8 +69,7 @@ const char *nnc_dnnl_matmul_impl(const nnc_dnnl_matmul *p) { return p ? p->prim.
 size_t nnc_dnnl_matmul_ws(const nnc_dnnl_matmul *p) { return (p->prim.scratch_bytes + 63) / 64 * 64; }
 
 static void arg(nnc_dnnl_matmul *p, dnnl_exec_arg_t *a, int *n, int dnnl_arg, int i, const void *buf) {
-    nnc_dnnl_bind(p->m[i], buf, p->stream);
-    a[(*n)++] = (dnnl_exec_arg_t){dnnl_arg, p->m[i]};
+    nnc_dnnl_arg(a, n, dnnl_arg, p->m[i], buf, p->stream);
 }
 
 nnc_status nnc_dnnl_matmul_forward(nnc_dnnl_matmul *p, const float *x, const float *w, const float *b, float *y, void *ws) {

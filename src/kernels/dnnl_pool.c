@@ -117,8 +117,7 @@ static nnc_status failed(const nnc_dnnl_pool *p, const char *what, const char *i
 }
 
 static void arg(nnc_dnnl_pool *p, dnnl_exec_arg_t *a, int *n, int dnnl_arg, int i, const void *buf) {
-    nnc_dnnl_bind(p->m[i], buf, p->stream);
-    a[(*n)++] = (dnnl_exec_arg_t){dnnl_arg, p->m[i]};
+    nnc_dnnl_arg(a, n, dnnl_arg, p->m[i], buf, p->stream);
 }
 
 nnc_status nnc_dnnl_pool_forward(nnc_dnnl_pool *p, const float *x, float *y, void *saved, void *ws) {

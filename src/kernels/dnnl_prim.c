@@ -1,4 +1,4 @@
-/* dnnl_prim.c -- oneDNN plumbing shared by dnnl_bn.c and dnnl_pool.c (see
+/* dnnl_prim.c -- oneDNN plumbing shared by dnnl_bn.c, dnnl_pool.c and dnnl_matmul.c (see
  * dnnl_prim.h). */
 #include "kernels/dnnl_prim.h"
 #include <pthread.h>
@@ -65,6 +65,11 @@ void nnc_dnnl_bind(dnnl_memory_t m, const void *buf, dnnl_stream_t s) {
     void *h = NULL;
     dnnl_memory_get_data_handle(m, &h);
     if (h != buf) dnnl_memory_set_data_handle_v2(m, (void *)buf, s);
+}
+
+void nnc_dnnl_arg(dnnl_exec_arg_t *a, int *n, int dnnl_arg, dnnl_memory_t m, const void *buf, dnnl_stream_t s) {
+    nnc_dnnl_bind(m, buf, s);
+    a[(*n)++] = (dnnl_exec_arg_t){dnnl_arg, m};
 }
 
 dnnl_status_t nnc_dnnl_run(const nnc_dnnl_prim *p, dnnl_stream_t s, int n, const dnnl_exec_arg_t *args, void *ws) {

@@ -1,5 +1,5 @@
-/* dnnl_prim.h -- the small oneDNN 2.x plumbing shared by the batch-norm and
- * pooling kernels (dnnl_bn.c, dnnl_pool.c): the CPU engine, primitives with
+/* dnnl_prim.h -- the small oneDNN 2.x plumbing shared by the batch-norm,
+ * pooling and matmul kernels (dnnl_bn.c, dnnl_pool.c, dnnl_matmul.c): the CPU engine, primitives with
  * a user-managed scratchpad (placed by the caller in its workspace, so a
  * step allocates nothing), binding plain buffers to memory objects, and
  * running a primitive. dnnl_conv.c keeps its own copy of the same ideas. */
@@ -37,6 +37,8 @@ int nnc_dnnl_prim_fast(const nnc_dnnl_prim *p);
 dnnl_memory_t nnc_dnnl_mem(const dnnl_memory_desc_t *md);
 /* Points m at buf (skipped when unchanged: oneDNN would zero-pad again). */
 void nnc_dnnl_bind(dnnl_memory_t m, const void *buf, dnnl_stream_t s);
+/* Binds m to buf and appends it as argument dnnl_arg to a[*n]. */
+void nnc_dnnl_arg(dnnl_exec_arg_t *a, int *n, int dnnl_arg, dnnl_memory_t m, const void *buf, dnnl_stream_t s);
 /* Runs p with n arguments (at most 10) and its scratchpad at ws, then waits. */
 dnnl_status_t nnc_dnnl_run(const nnc_dnnl_prim *p, dnnl_stream_t s, int n, const dnnl_exec_arg_t *args, void *ws);
 #endif
