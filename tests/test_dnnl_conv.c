@@ -34,6 +34,13 @@ static float *plus(const float *base, const float *delta, int64_t n) {
     return p;
 }
 
+/* Which passes should run Winograd (dnnl_conv.c's rule; the scratchpad cap does not bind at these sizes). */
+static int want_winograd(const nnc_conv_geom *g, int pass) {
+    int64_t least = pass == 2 ? 16 : 32;
+    return g->R == 3 && g->S == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->groups == 1 && g->C >= least &&
+           g->K >= least && g->C % 16 == 0 && g->K % 16 == 0 && g->OH >= 4 && g->OW >= 4;
+}
+
 static void check_geometry(const spec *s) {
     nnc_conv_geom g = geom(s);
     char name[200];
@@ -49,6 +56,9 @@ static void check_geometry(const spec *s) {
         T_CHECKF(nnc_dnnl_conv_ok(c), "not usable: forward '%s', backward-data '%s', backward-weights '%s'",
                  nnc_dnnl_conv_impl(c, 0), nnc_dnnl_conv_impl(c, 1), nnc_dnnl_conv_impl(c, 2));
         T_CHECK(nnc_dnnl_conv_matches(c, &g, s->bias, 1) && !nnc_dnnl_conv_matches(c, &g, s->bias, 0));
+        for (int p = 0; p < 3; p++)
+            if (want_winograd(&g, p))
+                T_CHECKF(strstr(nnc_dnnl_conv_impl(c, p), "wino") != NULL, "pass %d runs '%s', not Winograd", p, nnc_dnnl_conv_impl(c, p));
         if (nnc_dnnl_conv_ok(c)) {
             int64_t nx = g.N * g.C * g.H * g.W, nw = g.K * (g.C / g.groups) * g.R * g.S, ny = g.N * g.K * g.OH * g.OW;
             float *x = randn(nx, 1), *w = randn(nw, 2), *b = randn(g.K, 3), *dy = randn(ny, 4);
@@ -297,6 +307,10 @@ int main(void) {
         {2, 2, 7, 8, 3, 2, 3, 2, 1, 1, 0, 1, 2, 1, 1},     /* rectangular everything */
         {7, 3, 5, 5, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0},     /* no padding */
         {2, 32, 5, 5, 48, 3, 3, 1, 1, 1, 1, 1, 1, 4, 1},   /* 4 groups, wide */
+        /* Winograd F(4x4,3x3) (3x3, stride 1, >= 32 channels; 16 for backward-weights) */
+        {7, 32, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},   /* ResNet-20 stage 2 */
+        {3, 64, 9, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* odd sizes, bias */
+        {2, 48, 6, 6, 40, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1},   /* channels not a multiple of 16, no padding */
     };
     for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) check_geometry(&specs[i]);
     check_inference();
