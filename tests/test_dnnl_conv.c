@@ -50,12 +50,13 @@ static void check_geometry(const spec *s) {
              (long long)g.sh, (long long)g.sw, (long long)g.ph, (long long)g.pw, (long long)g.dh, (long long)g.dw,
              (long long)g.groups, s->bias ? " bias" : "");
     T_CASE(name) {
-        nnc_dnnl_conv *c = nnc_dnnl_conv_new(&g, s->bias, 1);
+        nnc_dnnl_conv *c = nnc_dnnl_conv_new(&g, s->bias, 1, 0);
         T_CHECK(c != NULL);
         /* oneDNN covers every geometry here with a fast (non-reference) kernel */
         T_CHECKF(nnc_dnnl_conv_ok(c), "not usable: forward '%s', backward-data '%s', backward-weights '%s'",
                  nnc_dnnl_conv_impl(c, 0), nnc_dnnl_conv_impl(c, 1), nnc_dnnl_conv_impl(c, 2));
-        T_CHECK(nnc_dnnl_conv_matches(c, &g, s->bias, 1) && !nnc_dnnl_conv_matches(c, &g, s->bias, 0));
+        T_CHECK(nnc_dnnl_conv_matches(c, &g, s->bias, 1, 0) && !nnc_dnnl_conv_matches(c, &g, s->bias, 0, 0) &&
+                !nnc_dnnl_conv_matches(c, &g, s->bias, 1, NNC_DNNL_CONV_X_BLOCKED));
         for (int p = 0; p < 3; p++)
             if (want_winograd(&g, p))
                 T_CHECKF(strstr(nnc_dnnl_conv_impl(c, p), "wino") != NULL, "pass %d runs '%s', not Winograd", p, nnc_dnnl_conv_impl(c, p));
@@ -132,7 +133,7 @@ static void check_inference(void) {
     T_CASE("oneDNN conv made for inference: forward matches, backward is refused") {
         spec s = {3, 8, 10, 10, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
         nnc_conv_geom g = geom(&s);
-        nnc_dnnl_conv *c = nnc_dnnl_conv_new(&g, 1, 0);
+        nnc_dnnl_conv *c = nnc_dnnl_conv_new(&g, 1, 0, 0);
         T_CHECK(nnc_dnnl_conv_ok(c) && nnc_dnnl_conv_ws_backward(c, 1, 0, 1, 0) == 0);
         int64_t nx = g.N * g.C * g.H * g.W, nw = g.K * g.C * 9, ny = g.N * g.K * g.OH * g.OW;
         float *x = randn(nx, 1), *w = randn(nw, 2), *b = randn(g.K, 3), *y = malloc((size_t)ny * 4), *yr = malloc((size_t)ny * 4);

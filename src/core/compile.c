@@ -9,13 +9,89 @@
 #include "ops/op.h"
 #include <string.h>
 
+/* Blocked layouts are off for this graph (nnc_graph_set_plain_layouts) or
+ * everywhere (NNC_LAYOUT=plain in the environment). */
+static int plain_only(const nnc_graph *g) {
+    const char *e = getenv("NNC_LAYOUT");
+    return g->plain_only || (e && !strcmp(e, "plain"));
+}
+
 static nnc_plan *find_plan(nnc_graph *g, int64_t batch, int training) {
+    int plain = plain_only(g);
     for (int i = 0; i < g->n_plans; i++) {
         nnc_plan *p = g->plans[i];
-        if (p->batch == batch && p->training == training && p->seed_outputs == g->seed_outputs && p->n_nodes == g->n_nodes)
+        if (p->batch == batch && p->training == training && p->seed_outputs == g->seed_outputs && p->n_nodes == g->n_nodes &&
+            p->plain_only == plain)
             return p;
     }
     return NULL;
+}
+
+void nnc_graph_set_plain_layouts(nnc_graph *g, int on) {
+    if (g) g->plain_only = on ? 1 : 0;
+}
+
+/* ---- layouts: which intermediate tensors are stored blocked (nChw16c).
+ * A tensor may be blocked when it is an op's f32 [N, C, H, W] output with C
+ * a multiple of 16, not a graph output or loss, its producer allows a
+ * blocked output and every consumer a blocked input there. Tied ops
+ * (elementwise, batch norm) put their output and inputs in one group that
+ * is blocked or plain as a whole; a group is blocked when every member may
+ * be. So a chain conv -> BN -> ReLU -> conv stays blocked from end to end
+ * and oneDNN reorders nothing in between, while anything that reads a
+ * tensor element by element as NCHW (flatten, losses, concat, the user)
+ * sees it plain. A gradient has the layout of its tensor. */
+static int uf_find(int *parent, int i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+}
+static void uf_union(int *parent, uint8_t *bad, int a, int b) {
+    a = uf_find(parent, a);
+    b = uf_find(parent, b);
+    if (a == b) return;
+    parent[b] = a;
+    bad[a] |= bad[b];
+}
+
+static uint32_t op_layouts(const nnc_node *n) {
+    return n->op >= 0 && nnc_ops[n->op].layouts ? nnc_ops[n->op].layouts(n) : 0;
+}
+
+static nnc_status assign_layouts(nnc_graph *g, nnc_plan *p) {
+    if (p->plain_only) return NNC_OK;
+    int N = g->n_nodes;
+    int *parent = malloc((size_t)N * sizeof *parent);
+    uint8_t *bad = calloc((size_t)N, 1);
+    if (!parent || !bad) { free(parent); free(bad); return nnc_error(NNC_ERR_OOM, "compile: out of memory"); }
+    for (int i = 0; i < N; i++) parent[i] = i;
+    for (int k = 0; k < p->n_order; k++) {
+        const nnc_node *n = p->order[k];
+        const nnc_tensor *t = &n->out;
+        int ok = n->op >= 0 && !(n->flags & (NNC_NODE_OUTPUT | NNC_NODE_LOSS)) && t->dtype == NNC_F32 && t->ndim == 4 &&
+                 t->shape[1] > 0 && t->shape[1] % 16 == 0 && (op_layouts(n) & NNC_BLOCKS_OUT);
+        bad[n->id] = !ok;
+    }
+    for (int k = 0; k < p->n_order; k++) {
+        const nnc_node *n = p->order[k];
+        if (n->op < 0) continue;
+        uint32_t m = op_layouts(n);
+        for (int j = 0; j < n->n_in; j++) {
+            if (j >= 30 || !(m & NNC_BLOCKS_IN(j))) bad[uf_find(parent, n->in[j]->id)] = 1;
+            else if (m & NNC_BLOCKS_TIED) uf_union(parent, bad, n->id, n->in[j]->id);
+        }
+    }
+    for (int k = 0; k < p->n_order; k++) {
+        nnc_node *n = p->order[k];
+        int r = uf_find(parent, n->id);
+        if (bad[r] && r != n->id) bad[n->id] = 1;
+    }
+    for (int k = 0; k < p->n_order; k++) {
+        nnc_node *n = p->order[k];
+        n->out.layout = bad[uf_find(parent, n->id)] ? NNC_LAYOUT_PLAIN : NNC_LAYOUT_BLOCKED16;
+    }
+    free(parent);
+    free(bad);
+    return NNC_OK;
 }
 
 /* Active nodes, shapes, gradient flags and accumulation flags. */
@@ -103,7 +179,7 @@ static nnc_status analyse(nnc_graph *g, nnc_plan *p) {
         }
         free(seen);
     }
-    return NNC_OK;
+    return assign_layouts(g, p);
 }
 
 static void plan_record(nnc_graph *g, nnc_plan *p) {
@@ -113,6 +189,7 @@ static void plan_record(nnc_graph *g, nnc_plan *p) {
         pn->ndim = n->out.ndim;
         memcpy(pn->shape, n->out.shape, sizeof pn->shape);
         pn->flags = n->flags & (NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD);
+        pn->layout = n->out.layout;
     }
     size_t a = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -135,6 +212,7 @@ void nnc_plan_bind(nnc_graph *g, nnc_plan *p) {
         if (n->flags & (NNC_NODE_PARAM | NNC_NODE_STATE)) continue; /* bound to their blocks */
         n->out.ndim = pn->ndim;
         memcpy(n->out.shape, pn->shape, sizeof pn->shape);
+        n->out.layout = pn->layout;
         n->out.data = arena + pn->out_off;
         n->grad = n->out;
         n->grad.data = pn->grad_off != SIZE_MAX ? arena + pn->grad_off : NULL;
@@ -177,6 +255,7 @@ nnc_status nnc_graph_compile(nnc_graph *g, int64_t batch, int training) {
     p->batch = batch;
     p->training = training;
     p->seed_outputs = g->seed_outputs;
+    p->plain_only = plain_only(g);
     p->n_nodes = g->n_nodes;
     size_t n_acc = 0;
     for (int i = 0; i < g->n_nodes; i++) n_acc += (size_t)g->nodes[i]->n_in;
@@ -217,6 +296,7 @@ nnc_status nnc_graph_plan_info(nnc_graph *g, int64_t batch, int training, nnc_me
     memset(&p, 0, sizeof p);
     p.batch = batch;
     p.training = training ? 1 : 0;
+    p.plain_only = plain_only(g);
     p.n_nodes = g->n_nodes;
     p.pn = calloc((size_t)g->n_nodes + 1, sizeof *p.pn);
     if (!p.pn) return nnc_error(NNC_ERR_OOM, "out of memory");

@@ -75,12 +75,14 @@ typedef struct nnc_plan_node {
     int ndim;
     size_t out_off, grad_off, saved_off; /* SIZE_MAX = none */
     uint32_t flags;
+    nnc_layout layout;                   /* of the output and its gradient */
 } nnc_plan_node;
 
 typedef struct nnc_plan {
     int64_t batch;
     int training;
     int seed_outputs;
+    int plain_only;        /* blocked layouts were off when planned (part of the key) */
     int n_order;
     nnc_node **order;      /* active nodes, topological */
     nnc_plan_node *pn;     /* indexed by node id */
@@ -126,6 +128,7 @@ struct nnc_graph {
     size_t ws_cap;
     float loss_value;
     int seed_outputs;    /* gradcheck: outputs get seeded gradients (part of the plan key) */
+    int plain_only;      /* nnc_graph_set_plain_layouts: no blocked intermediate tensors */
     int detect_anomaly;  /* run.c: NaN/Inf check after every op (nnc_graph_set_detect_anomaly) */
     nnc_node_time *timing; /* run.c: per-node kernel seconds (nnc_graph_set_timing); NULL: off */
     int timing_n;

@@ -72,3 +72,20 @@ const char *nnc_shape_str(const nnc_tensor *t, char *buf, size_t n) {
     if (k < n) snprintf(buf + k, n - k, "]");
     return buf;
 }
+
+nnc_status nnc_tensor_read_plain(const nnc_tensor *t, float *dst) {
+    if (!t || !dst || !t->data) return nnc_error(NNC_ERR_ARG, "nnc_tensor_read_plain: NULL tensor, data or destination");
+    if (t->dtype != NNC_F32) return nnc_error(NNC_ERR_ARG, "nnc_tensor_read_plain: tensor is %s, not f32", nnc_dtype_name(t->dtype));
+    const float *src = t->data;
+    int64_t n = nnc_tensor_numel(t);
+    if (t->layout == NNC_LAYOUT_PLAIN) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return NNC_OK;
+    }
+    if (t->ndim < 2 || t->shape[1] % 16) return nnc_error(NNC_ERR_ARG, "nnc_tensor_read_plain: a blocked tensor needs a multiple of 16 channels");
+    int64_t N = t->shape[0], C = t->shape[1], L = N * C != 0 ? n / (N * C) : 0;
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t l = 0; l < L; l++) dst[(i * C + c) * L + l] = src[((i * (C / 16) + c / 16) * L + l) * 16 + c % 16];
+    return NNC_OK;
+}

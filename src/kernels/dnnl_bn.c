@@ -1,6 +1,7 @@
 /* dnnl_bn.c -- batch normalization through oneDNN 2.x (see dnnl_bn.h).
- * Every tensor is presented to oneDNN as plain nchw [N, C, L, 1], so the
- * caller's buffers are bound directly and nothing is reordered. oneDNN's
+ * Every tensor is presented to oneDNN as [N, C, L, 1], plain nchw or
+ * blocked nChw16c as the caller stores it, so the caller's buffers are
+ * bound directly and nothing is reordered. oneDNN's
  * backward writes dx, dgamma and dbeta (overwriting): gradients that must
  * be added, or are not wanted, go through workspace buffers.
  * Workspace: [scratchpad | dx buffer | dgamma | dbeta]. */
@@ -16,7 +17,7 @@ enum { M_SRC, M_DST, M_MEAN, M_VAR, M_SCALE, M_SHIFT, M_DDST, M_DSRC, M_DSCALE, 
 struct nnc_dnnl_bn {
     int64_t N, C, L;
     float eps;
-    int scale, shift, training, threads, ok;
+    int scale, shift, training, blocked, threads, ok;
     dnnl_stream_t stream;
     nnc_dnnl_prim fwd, bwd;
     dnnl_memory_t m[M_COUNT];
@@ -25,7 +26,7 @@ struct nnc_dnnl_bn {
 static int build(nnc_dnnl_bn *b) {
     dnnl_memory_desc_t data, stat;
     dnnl_dims_t dd = {b->N, b->C, b->L, 1}, cd = {b->C};
-    if (dnnl_memory_desc_init_by_tag(&data, 4, dd, dnnl_f32, dnnl_nchw) != dnnl_success ||
+    if (dnnl_memory_desc_init_by_tag(&data, 4, dd, dnnl_f32, b->blocked ? dnnl_nChw16c : dnnl_nchw) != dnnl_success ||
         dnnl_memory_desc_init_by_tag(&stat, 1, cd, dnnl_f32, dnnl_x) != dnnl_success)
         return 0;
     unsigned flags = (b->scale ? dnnl_use_scale : 0) | (b->shift ? dnnl_use_shift : 0);
@@ -49,7 +50,7 @@ static int build(nnc_dnnl_bn *b) {
     return ok && dnnl_stream_create(&b->stream, nnc_dnnl_engine(), dnnl_stream_default_flags) == dnnl_success;
 }
 
-nnc_dnnl_bn *nnc_dnnl_bn_new(int64_t N, int64_t C, int64_t L, float eps, int scale, int shift, int training) {
+nnc_dnnl_bn *nnc_dnnl_bn_new(int64_t N, int64_t C, int64_t L, float eps, int scale, int shift, int training, int blocked) {
     nnc_dnnl_bn *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     b->N = N; b->C = C; b->L = L;
@@ -57,6 +58,7 @@ nnc_dnnl_bn *nnc_dnnl_bn_new(int64_t N, int64_t C, int64_t L, float eps, int sca
     b->scale = scale != 0;
     b->shift = shift != 0;
     b->training = training != 0;
+    b->blocked = blocked != 0 && C % 16 == 0;
     b->threads = omp_get_max_threads(); /* oneDNN sizes scratchpads and splits work for this count */
     b->ok = nnc_dnnl_engine() && build(b);
     return b;
@@ -74,8 +76,9 @@ void nnc_dnnl_bn_free(nnc_dnnl_bn *b) {
 
 int nnc_dnnl_bn_ok(const nnc_dnnl_bn *b) { return b && b->ok; }
 
-int nnc_dnnl_bn_matches(const nnc_dnnl_bn *b, int64_t N, int64_t C, int64_t L, float eps, int scale, int shift, int training) {
-    return b && b->N == N && b->C == C && b->L == L && b->eps == eps && b->scale == (scale != 0) && b->shift == (shift != 0) &&
+int nnc_dnnl_bn_matches(const nnc_dnnl_bn *b, int64_t N, int64_t C, int64_t L, float eps, int scale, int shift, int training,
+                        int blocked) {
+    return b && b->blocked == (blocked != 0) && b->N == N && b->C == C && b->L == L && b->eps == eps && b->scale == (scale != 0) && b->shift == (shift != 0) &&
            b->training == (training != 0) && b->threads == omp_get_max_threads();
 }
 

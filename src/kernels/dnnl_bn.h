@@ -19,16 +19,20 @@
 
 typedef struct nnc_dnnl_bn nnc_dnnl_bn;
 
+/* blocked: x, y, dy and dx are stored blocked by 16 channels ([N, C/16, L, 16],
+ * oneDNN's nChw16c; C a multiple of 16), where oneDNN runs its jit kernels
+ * without reorders. */
 /* Primitives for x [N, C, L] with gamma (scale != 0) and beta (shift != 0);
  * training: forward with batch statistics and backward; otherwise forward
  * with given (running) statistics. NULL only when out of memory; shapes
  * oneDNN covers only with reference code give an object nnc_dnnl_bn_ok()
  * rejects. */
-nnc_dnnl_bn *nnc_dnnl_bn_new(int64_t N, int64_t C, int64_t L, float eps, int scale, int shift, int training);
+nnc_dnnl_bn *nnc_dnnl_bn_new(int64_t N, int64_t C, int64_t L, float eps, int scale, int shift, int training, int blocked);
 void nnc_dnnl_bn_free(nnc_dnnl_bn *b);
 int nnc_dnnl_bn_ok(const nnc_dnnl_bn *b);
 /* 1 when b was made for these arguments and the current thread count. */
-int nnc_dnnl_bn_matches(const nnc_dnnl_bn *b, int64_t N, int64_t C, int64_t L, float eps, int scale, int shift, int training);
+int nnc_dnnl_bn_matches(const nnc_dnnl_bn *b, int64_t N, int64_t C, int64_t L, float eps, int scale, int shift, int training,
+                        int blocked);
 /* Implementation names (pass 0 forward, 1 backward; "" when absent). */
 const char *nnc_dnnl_bn_impl(const nnc_dnnl_bn *b, int pass);
 

@@ -49,6 +49,7 @@ typedef struct {
 struct nnc_dnnl_conv {
     nnc_conv_geom g;
     int bias, training, threads, ok;
+    int blocked; /* NNC_DNNL_CONV_X_BLOCKED | NNC_DNNL_CONV_Y_BLOCKED */
     int share_dy; /* both backward passes want diff_dst in the same non-plain layout */
     dnnl_stream_t stream;
     pass fwd, bwd_data, bwd_weights;
@@ -246,9 +247,11 @@ static int build(nnc_dnnl_conv *c) {
         wn = 4;
         wtag = dnnl_oihw;
     }
-    if (dnnl_memory_desc_init_by_tag(&x, 4, xd, dnnl_f32, dnnl_nchw) || dnnl_memory_desc_init_by_tag(&xa, 4, xd, dnnl_f32, dnnl_format_tag_any) ||
+    dnnl_format_tag_t xtag = c->blocked & NNC_DNNL_CONV_X_BLOCKED ? dnnl_nChw16c : dnnl_nchw;
+    dnnl_format_tag_t ytag = c->blocked & NNC_DNNL_CONV_Y_BLOCKED ? dnnl_nChw16c : dnnl_nchw;
+    if (dnnl_memory_desc_init_by_tag(&x, 4, xd, dnnl_f32, xtag) || dnnl_memory_desc_init_by_tag(&xa, 4, xd, dnnl_f32, dnnl_format_tag_any) ||
         dnnl_memory_desc_init_by_tag(&w, wn, wd, dnnl_f32, wtag) || dnnl_memory_desc_init_by_tag(&wa, wn, wd, dnnl_f32, dnnl_format_tag_any) ||
-        dnnl_memory_desc_init_by_tag(&y, 4, yd, dnnl_f32, dnnl_nchw) || dnnl_memory_desc_init_by_tag(&ya, 4, yd, dnnl_f32, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&y, 4, yd, dnnl_f32, ytag) || dnnl_memory_desc_init_by_tag(&ya, 4, yd, dnnl_f32, dnnl_format_tag_any) ||
         dnnl_memory_desc_init_by_tag(&b, 1, bd, dnnl_f32, dnnl_x))
         return 0;
     const dnnl_memory_desc_t *bias = c->bias ? &b : NULL;
@@ -273,12 +276,13 @@ static int build(nnc_dnnl_conv *c) {
     return ok && dnnl_stream_create(&c->stream, engine, dnnl_stream_default_flags) == dnnl_success;
 }
 
-nnc_dnnl_conv *nnc_dnnl_conv_new(const nnc_conv_geom *g, int bias, int training) {
+nnc_dnnl_conv *nnc_dnnl_conv_new(const nnc_conv_geom *g, int bias, int training, int blocked) {
     nnc_dnnl_conv *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->g = *g;
     c->bias = bias != 0;
     c->training = training != 0;
+    c->blocked = blocked;
     c->threads = omp_get_max_threads(); /* oneDNN sizes scratchpads and splits work for this count */
     pthread_once(&engine_once, engine_init);
     c->ok = engine && build(c);
@@ -296,8 +300,8 @@ void nnc_dnnl_conv_free(nnc_dnnl_conv *c) {
 
 int nnc_dnnl_conv_ok(const nnc_dnnl_conv *c) { return c && c->ok; }
 
-int nnc_dnnl_conv_matches(const nnc_dnnl_conv *c, const nnc_conv_geom *g, int bias, int training) {
-    return c && !memcmp(&c->g, g, sizeof *g) && c->bias == (bias != 0) && c->training == (training != 0) &&
+int nnc_dnnl_conv_matches(const nnc_dnnl_conv *c, const nnc_conv_geom *g, int bias, int training, int blocked) {
+    return c && !memcmp(&c->g, g, sizeof *g) && c->bias == (bias != 0) && c->training == (training != 0) && c->blocked == blocked &&
            c->threads == omp_get_max_threads();
 }
 

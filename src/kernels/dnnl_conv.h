@@ -20,12 +20,16 @@ typedef struct nnc_dnnl_conv nnc_dnnl_conv;
  * backward-weights when training != 0 (their outputs may overwrite or add).
  * NULL only when out of memory; a geometry oneDNN only covers with its slow
  * reference code gives an object that nnc_dnnl_conv_ok() rejects. */
-nnc_dnnl_conv *nnc_dnnl_conv_new(const nnc_conv_geom *g, int bias, int training);
+nnc_dnnl_conv *nnc_dnnl_conv_new(const nnc_conv_geom *g, int bias, int training, int blocked);
 void nnc_dnnl_conv_free(nnc_dnnl_conv *c);
 /* 1 when oneDNN has a fast implementation for every pass. */
 int nnc_dnnl_conv_ok(const nnc_dnnl_conv *c);
 /* 1 when c was made for this geometry, bias, mode and the current thread count. */
-int nnc_dnnl_conv_matches(const nnc_dnnl_conv *c, const nnc_conv_geom *g, int bias, int training);
+int nnc_dnnl_conv_matches(const nnc_dnnl_conv *c, const nnc_conv_geom *g, int bias, int training, int blocked);
+/* blocked: which of the caller's x (and dx) and y (and dy) are stored blocked
+ * (nChw16c, C a multiple of 16) instead of plain NCHW. */
+#define NNC_DNNL_CONV_X_BLOCKED 1
+#define NNC_DNNL_CONV_Y_BLOCKED 2
 /* oneDNN's implementation names, e.g. "jit:avx512_common" (pass 0 forward,
  * 1 backward-data, 2 backward-weights; "" when absent). */
 const char *nnc_dnnl_conv_impl(const nnc_dnnl_conv *c, int pass);

@@ -39,6 +39,12 @@ static void add_backward(nnc_node *n, const nnc_exec *ex) {
     }
 }
 
+/* Elementwise over one shape: both operands and the sum share any layout. */
+static uint32_t add_layouts(const nnc_node *n) {
+    (void)n;
+    return NNC_BLOCKS_IN(0) | NNC_BLOCKS_IN(1) | NNC_BLOCKS_OUT | NNC_BLOCKS_TIED;
+}
+
 nnc_node *nnc_add(nnc_graph *g, nnc_node *a, nnc_node *b) {
     nnc_node *in[2] = {a, b};
     return nnc_node_new(g, NNC_OP_ADD, 2, in, NULL, 0);
@@ -66,4 +72,4 @@ static const nnc_op_case cases[] = {
     {"add_same_node_twice", 2, 1e-2, 1e-3, 1e-5, 0, case_self},
 };
 const nnc_op_desc nnc_op_add = {"add", "elementwise sum of two tensors of one shape", "", add_infer, add_forward,
-                                add_backward, NULL, NULL, 0, cases, 2, NULL};
+                                add_backward, NULL, NULL, 0, cases, 2, NULL, add_layouts};

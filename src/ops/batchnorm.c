@@ -113,7 +113,8 @@ static int dnnl_wanted(void) {
 }
 
 static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training) {
-    if (!dnnl_wanted()) return NULL;
+    int blocked = nnc_is_blocked(&n->in[0]->out);
+    if (!blocked && !dnnl_wanted()) return NULL;
     const bn_attrs *a = NNC_ATTRS(n, bn_attrs);
     bn_dims D = dims_of(&n->in[0]->out);
     int sc = a->gamma >= 0, sh = a->beta >= 0;
@@ -121,11 +122,30 @@ static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training) {
     nnc_plan_cache *c = nnc_plan_cache_get(n, free_bn);
     if (!c) return NULL;
     for (int i = 0; i < c->n; i++)
-        if (nnc_dnnl_bn_matches(c->e[i], D.N, D.C, D.L, a->eps, sc, sh, training)) return nnc_dnnl_bn_ok(c->e[i]) ? c->e[i] : NULL;
-    nnc_dnnl_bn *e = nnc_dnnl_bn_new(D.N, D.C, D.L, a->eps, sc, sh, training);
+        if (nnc_dnnl_bn_matches(c->e[i], D.N, D.C, D.L, a->eps, sc, sh, training, blocked))
+            return nnc_dnnl_bn_ok(c->e[i]) ? c->e[i] : NULL;
+    nnc_dnnl_bn *e = nnc_dnnl_bn_new(D.N, D.C, D.L, a->eps, sc, sh, training, blocked);
     if (!e) return NULL;
     nnc_plan_cache_add(c, e);
     return nnc_dnnl_bn_ok(e) ? e : NULL;
+}
+
+/* Inside a chain of oneDNN ops (4-D, C a multiple of 16: the compiler
+ * checks that), x, y and their gradients may be blocked; oneDNN's jit
+ * kernels then run them in place of the plain kernels below. */
+static uint32_t bn_layouts(const nnc_node *n) {
+    if (n->in[0]->out.ndim != 4 || nnc_dnnl_disabled()) return 0;
+    return NNC_BLOCKS_IN(0) | NNC_BLOCKS_OUT | NNC_BLOCKS_TIED;
+}
+
+/* Blocked tensors and no oneDNN primitive for them (only when the thread
+ * count changed after compiling and the new ones need more workspace). */
+static void blocked_fault(nnc_node *n, const nnc_exec *ex) {
+    char d[160];
+    nnc_status s = nnc_error(NNC_ERR_STATE, "%s: its blocked tensors need oneDNN's primitives, which do not fit the planned workspace "
+                                            "at this thread count; compile the graph again after changing threads",
+                             nnc_node_desc(n, d, sizeof d));
+    if (ex->fault) *ex->fault = s;
 }
 
 /* dx is written straight by oneDNN when wanted and overwritten */
@@ -194,6 +214,10 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
         bn_forward_dnnl(n, ex, b);
         return;
     }
+    if (nnc_is_blocked(&n->in[0]->out)) {
+        blocked_fault(n, ex);
+        return;
+    }
 #pragma omp parallel for schedule(static) if (M * C > 32768)
     for (int64_t c = 0; c < C; c++) {
         double mean, rstd;
@@ -239,6 +263,10 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
         const float *beta = a->beta >= 0 ? n->in[a->beta]->out.data : NULL;
         nnc_status s = nnc_dnnl_bn_backward(b, X, gamma, beta, saved, saved + 2 * C, dY, dX, acc_x, dG, acc_g, dB, acc_b, ex->ws);
         if (s && ex->fault) *ex->fault = s;
+        return;
+    }
+    if (nnc_is_blocked(&n->in[0]->out)) {
+        blocked_fault(n, ex);
         return;
     }
 #pragma omp parallel for schedule(static) if (M * C > 32768)
@@ -355,4 +383,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_batchnorm = {"batchnorm", "batch normalization over axis 1 (PyTorch: momentum, unbiased running variance)",
                                       "weight, bias optional [C]; running_mean, running_var [C]; num_batches_tracked; eps, momentum",
                                       bn_infer, bn_forward, bn_backward, bn_workspace, bn_saved,
-                                      NNC_READS_IN(0), cases, (int)(sizeof cases / sizeof cases[0]), NULL};
+                                      NNC_READS_IN(0), cases, (int)(sizeof cases / sizeof cases[0]), NULL, bn_layouts};

@@ -4,8 +4,9 @@
  *             db = sum dy. Backward reads x and w.
  * Fast path: oneDNN's convolution primitives (kernels/dnnl_conv.c, bias
  * fused), made once per plan (batch, mode, thread count) by the workspace
- * hook at compile time and kept in the node's kcache; tensors stay plain
- * NCHW / OIHW outside the op. Bitwise repeatable at a fixed thread count
+ * hook at compile time and kept in the node's kcache. x and y are plain
+ * NCHW, or blocked (nChw16c) where the compiler put them in a chain of
+ * oneDNN ops (then only the oneDNN path runs; the weights stay OIHW). Bitwise repeatable at a fixed thread count
  * (oneDNN splits the weight-gradient sums by thread).
  * im2col path -- where oneDNN only has its slow reference code, when the
  * workspace is too small for oneDNN (threads changed after compiling), or
@@ -24,6 +25,7 @@
 #include "kernels/conv.h"
 #include "kernels/conv_small.h"
 #include "kernels/dnnl_conv.h"
+#include "kernels/dnnl_prim.h"
 #include "kernels/gemm.h"
 #include <math.h>
 #include <omp.h>
@@ -151,16 +153,22 @@ static int im2col_forced(void) {
     return s && !strcmp(s, "im2col");
 }
 
+/* Which of x and y are blocked in the current plan (NNC_DNNL_CONV_*). */
+static int blocked_of(const nnc_node *n) {
+    return (nnc_is_blocked(&n->in[0]->out) ? NNC_DNNL_CONV_X_BLOCKED : 0) | (nnc_is_blocked(&n->out) ? NNC_DNNL_CONV_Y_BLOCKED : 0);
+}
+
 /* The node's oneDNN primitives for g and this mode at the current thread
  * count, made on first use; NULL: take the im2col path. */
 static nnc_dnnl_conv *dnnl_for(nnc_node *n, const nnc_conv_geom *g, int training) {
-    if (im2col_forced() || nnc_conv_small_ok(g)) return NULL;
+    int blocked = blocked_of(n);
+    if (!blocked && (im2col_forced() || nnc_conv_small_ok(g))) return NULL;
     int bias = n->n_in == 3;
     nnc_plan_cache *c = nnc_plan_cache_get(n, free_conv);
     if (!c) return NULL;
     for (int i = 0; i < c->n; i++)
-        if (nnc_dnnl_conv_matches(c->e[i], g, bias, training)) return nnc_dnnl_conv_ok(c->e[i]) ? c->e[i] : NULL;
-    nnc_dnnl_conv *e = nnc_dnnl_conv_new(g, bias, training);
+        if (nnc_dnnl_conv_matches(c->e[i], g, bias, training, blocked)) return nnc_dnnl_conv_ok(c->e[i]) ? c->e[i] : NULL;
+    nnc_dnnl_conv *e = nnc_dnnl_conv_new(g, bias, training, blocked);
     if (!e) return NULL;
     nnc_plan_cache_add(c, e);
     return nnc_dnnl_conv_ok(e) ? e : NULL;
@@ -168,8 +176,28 @@ static nnc_dnnl_conv *dnnl_for(nnc_node *n, const nnc_conv_geom *g, int training
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
-/* Few input channels: the direct kernels of kernels/conv_small.c. */
-static int small_path(const nnc_conv_geom *g) { return !im2col_forced() && nnc_conv_small_ok(g); }
+/* Few input channels: the direct kernels of kernels/conv_small.c (plain only). */
+static int small_path(const nnc_node *n, const nnc_conv_geom *g) {
+    return !blocked_of(n) && !im2col_forced() && nnc_conv_small_ok(g);
+}
+
+/* x and y may be blocked (independently) where oneDNN runs the node. */
+static uint32_t conv_layouts(const nnc_node *n) {
+    const conv_attrs *a = NNC_ATTRS(n, conv_attrs);
+    if (a->groups != 1 || im2col_forced() || nnc_dnnl_disabled()) return 0;
+    return NNC_BLOCKS_IN(0) | NNC_BLOCKS_OUT;
+}
+
+/* A blocked tensor and no oneDNN primitive to read or write it: only when
+ * the thread count changed after compiling and the new primitives need more
+ * workspace than was planned. */
+static void blocked_fault(nnc_node *n, const nnc_exec *ex) {
+    char d[160];
+    nnc_status s = nnc_error(NNC_ERR_STATE, "%s: its blocked tensors need oneDNN's primitives, which do not fit the planned workspace "
+                                            "at this thread count; compile the graph again after changing threads",
+                             nnc_node_desc(n, d, sizeof d));
+    if (ex->fault) *ex->fault = s;
+}
 
 /* Workspace of the oneDNN passes this node runs in a plan. */
 static size_t dnnl_ws(const nnc_dnnl_conv *c, const nnc_node *n, int training) {
@@ -197,7 +225,7 @@ static size_t conv_workspace(const nnc_node *cn, int training) {
         int64_t B = chunk_images(&g);
         bwd = bwd_layout(&g).total * (size_t)n_slots((g.N + B - 1) / B, 0, 0);
     }
-    size_t small = small_path(&g) ? nnc_conv_small_ws(&g, omp_get_max_threads()) : 0;
+    size_t small = small_path(n, &g) ? nnc_conv_small_ws(&g, omp_get_max_threads()) : 0;
     return max_size((fwd > bwd ? fwd : bwd) * sizeof(float), small);
 }
 
@@ -224,7 +252,7 @@ static void conv_forward(nnc_node *n, const nnc_exec *ex) {
     const float *x = n->in[0]->out.data, *w = n->in[1]->out.data;
     const float *b = n->n_in == 3 ? n->in[2]->out.data : NULL;
     float *y = n->out.data, *ws = ex->ws;
-    if (small_path(&g) && nnc_conv_small_ws(&g, 1) <= ex->ws_bytes) {
+    if (small_path(n, &g) && nnc_conv_small_ws(&g, 1) <= ex->ws_bytes) {
         nnc_conv_small_forward(&g, x, w, b, y, ws, ex->ws_bytes);
         return;
     }
@@ -232,6 +260,10 @@ static void conv_forward(nnc_node *n, const nnc_exec *ex) {
     if (c && nnc_dnnl_conv_ws_forward(c) <= ex->ws_bytes) {
         nnc_status s = nnc_dnnl_conv_forward(c, x, w, b, y, ws);
         if (s && ex->fault) *ex->fault = s;
+        return;
+    }
+    if (blocked_of(n)) {
+        blocked_fault(n, ex);
         return;
     }
     size_t slot = fwd_slot(&g);
@@ -297,6 +329,9 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex) {
                                               need_db ? n->in[2]->grad.data : NULL, need_db && n->accum[2], ex->ws);
         if (s && ex->fault) *ex->fault = s;
         if (s || need_dw) return; /* backward-weights summed the bias gradient too */
+    } else if ((need_dx || need_dw) && blocked_of(n)) {
+        blocked_fault(n, ex);
+        return;
     }
 
     if (need_db) {
@@ -314,7 +349,7 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex) {
             db[k] = acc ? db[k] + (float)s : (float)s;
         }
     }
-    if (!use_dnnl && need_dw && small_path(&g) && nnc_conv_small_ws(&g, 1) <= ex->ws_bytes) {
+    if (!use_dnnl && need_dw && small_path(n, &g) && nnc_conv_small_ws(&g, 1) <= ex->ws_bytes) {
         nnc_conv_small_backward_weights(&g, x, dy, n->in[1]->grad.data, acc_w, ex->ws, ex->ws_bytes);
         need_dw = 0; /* the input gradient, if wanted, takes the im2col path */
     }
@@ -453,4 +488,5 @@ static int64_t conv_macs(const nnc_node *n) {
 const nnc_op_desc nnc_op_conv2d = {"conv2d", "2-D convolution (oneDNN; im2col + GEMM fallback): stride, padding, dilation, groups",
                                    "weight [K,C/groups,R,S], bias [K] optional; stride, pad, dilation, groups",
                                    conv_infer, conv_forward, conv_backward, conv_workspace, NULL,
-                                   NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), conv_macs};
+                                   NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), conv_macs,
+                                   conv_layouts};

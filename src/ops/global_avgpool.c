@@ -1,6 +1,9 @@
 /* global_avgpool.c -- mean over each channel plane:
  *   forward:  y[n,c,0,0] = sum_{h,w} x[n,c,h,w] / (H W)   (summed in double)
- *   backward: dx[n,c,h,w] = dy[n,c,0,0] / (H W); reads nothing. */
+ *   backward: dx[n,c,h,w] = dy[n,c,0,0] / (H W); reads nothing.
+ * x (and dx) may be blocked (nChw16c, the end of a chain of oneDNN ops): then
+ * 16 channels are summed side by side, each in the same order as plain. The
+ * output is always plain. */
 #include "ops/op.h"
 
 static nnc_status gap_infer(nnc_node *n) {
@@ -24,6 +27,17 @@ static void gap_forward(nnc_node *n, const nnc_exec *ex) {
     const float *X = x->data;
     float *Y = n->out.data;
     const int64_t planes = x->shape[0] * x->shape[1], HW = x->shape[2] * x->shape[3];
+    if (nnc_is_blocked(x)) { /* planes / 16 blocks of [HW][16] */
+#pragma omp parallel for schedule(static) if (planes * HW > 32768)
+        for (int64_t b = 0; b < planes / 16; b++) {
+            const float *xb = X + b * HW * 16;
+            double s[16] = {0};
+            for (int64_t i = 0; i < HW; i++)
+                for (int j = 0; j < 16; j++) s[j] += xb[i * 16 + j];
+            for (int j = 0; j < 16; j++) Y[b * 16 + j] = (float)(s[j] / (double)HW);
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static) if (planes * HW > 32768)
     for (int64_t p = 0; p < planes; p++) {
         const float *xp = X + p * HW;
@@ -42,6 +56,16 @@ static void gap_backward(nnc_node *n, const nnc_exec *ex) {
     int acc = n->accum[0];
     const int64_t planes = x->shape[0] * x->shape[1], HW = x->shape[2] * x->shape[3];
     const float inv = 1.0f / (float)HW;
+    if (nnc_is_blocked(x)) {
+#pragma omp parallel for schedule(static) if (planes * HW > 32768)
+        for (int64_t b = 0; b < planes / 16; b++) {
+            float *dxb = dX + b * HW * 16, d[16];
+            for (int j = 0; j < 16; j++) d[j] = dY[b * 16 + j] * inv;
+            for (int64_t i = 0; i < HW; i++)
+                for (int j = 0; j < 16; j++) dxb[i * 16 + j] = acc ? dxb[i * 16 + j] + d[j] : d[j];
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static) if (planes * HW > 32768)
     for (int64_t p = 0; p < planes; p++) {
         float *dxp = dX + p * HW, d = dY[p] * inv;
@@ -67,5 +91,11 @@ static nnc_node *case_gap(nnc_graph *g) {
 /* linear: eps 1e-2 is exact up to rounding */
 static const nnc_op_case cases[] = {{"global_avgpool_3x4x5", 2, 1e-2, 2e-3, 1e-4, 0, case_gap}};
 
+/* x may arrive blocked; the output is plain. */
+static uint32_t gap_layouts(const nnc_node *n) {
+    (void)n;
+    return NNC_BLOCKS_IN(0);
+}
+
 const nnc_op_desc nnc_op_global_avgpool = {"global_avgpool", "mean over each channel: [N,C,H,W] -> [N,C,1,1]", "",
-                                           gap_infer, gap_forward, gap_backward, NULL, NULL, 0, cases, 1, NULL};
+                                           gap_infer, gap_forward, gap_backward, NULL, NULL, 0, cases, 1, NULL, gap_layouts};

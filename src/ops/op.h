@@ -49,7 +49,18 @@ typedef struct nnc_op_desc {
     /* Multiply-accumulates of one forward pass over the whole batch (optional;
      * 0 for ops that do no products). Used by summaries and benchmarks. */
     int64_t (*macs)(const nnc_node *n);
+    /* Which of the node's tensors may be in the blocked layout
+     * (NNC_LAYOUT_BLOCKED16, oneDNN's nChw16c) in this plan (optional; NULL:
+     * plain only). Returns NNC_BLOCKS_IN(i) for inputs and NNC_BLOCKS_OUT for
+     * the output; with NNC_BLOCKS_TIED those tensors all take one layout
+     * (elementwise ops), else each is free. Called at compile time with
+     * shapes inferred; the kernels then read in[i]->out.layout and
+     * out.layout and must handle every combination they allowed. */
+    uint32_t (*layouts)(const nnc_node *n);
 } nnc_op_desc;
+#define NNC_BLOCKS_IN(i) (1u << (i))
+#define NNC_BLOCKS_OUT (1u << 30)
+#define NNC_BLOCKS_TIED (1u << 31)
 
 /* The table: non-const so tests can substitute a kernel (checker self-test). */
 extern nnc_op_desc nnc_ops[NNC_OP_COUNT];
@@ -81,6 +92,12 @@ nnc_status nnc_class_loss_infer(nnc_node *n);
 static inline int64_t nnc_label_at(const nnc_tensor *y, int64_t i) {
     return y->dtype == NNC_I64 ? ((const int64_t *)y->data)[i] : ((const int32_t *)y->data)[i];
 }
+/* Index of element (n, c, i) of an [N, C, L] tensor stored blocked by 16
+ * channels (C a multiple of 16): [N, C/16, L, 16]. */
+static inline int64_t nnc_blocked_index(int64_t C, int64_t L, int64_t n, int64_t c, int64_t i) {
+    return ((n * (C / 16) + c / 16) * L + i) * 16 + c % 16;
+}
+static inline int nnc_is_blocked(const nnc_tensor *t) { return t->layout == NNC_LAYOUT_BLOCKED16; }
 /* "node 'conv1' (conv2d)" for messages. */
 const char *nnc_node_desc(const nnc_node *n, char *buf, size_t size);
 #define NNC_ATTRS(n, T) ((T *)(void *)(n)->attrs)

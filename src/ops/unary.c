@@ -9,6 +9,11 @@ nnc_status nnc_unary_infer(nnc_node *n) {
     return NNC_OK;
 }
 
+uint32_t nnc_unary_layouts(const nnc_node *n) {
+    (void)n;
+    return NNC_BLOCKS_IN(0) | NNC_BLOCKS_OUT | NNC_BLOCKS_TIED;
+}
+
 nnc_node *nnc_unary_build(nnc_graph *g, int op, nnc_node *x) {
     return nnc_node_new(g, op, 1, &x, NULL, 0);
 }

@@ -9,6 +9,8 @@
 #include "ops/op.h"
 
 nnc_status nnc_unary_infer(nnc_node *n);
+/* Elementwise: input and output share any layout. */
+uint32_t nnc_unary_layouts(const nnc_node *n);
 nnc_node *nnc_unary_build(nnc_graph *g, int op, nnc_node *x);
 nnc_node *nnc_unary_case(nnc_graph *g, int op, int ndim, const int64_t *shape);
 
@@ -65,7 +67,8 @@ nnc_node *nnc_unary_case_p(nnc_graph *g, int op, float a, float b);
     }                                                                                              \
     static const nnc_op_case stem##_cases[] = {{#stem "_3x5x7", 2, case_eps, 2e-3, 1e-4, 0, stem##_case}}; \
     const nnc_op_desc nnc_op_##stem = {#stem, doc, "", nnc_unary_infer, stem##_forward,          \
-                                       stem##_backward, NULL, NULL, reads, stem##_cases, 1, NULL};        \
+                                       stem##_backward, NULL, NULL, reads, stem##_cases, 1, NULL,        \
+                                       nnc_unary_layouts};                                         \
     nnc_node *nnc_##stem(nnc_graph *g, nnc_node *x) { return nnc_unary_build(g, NNC_OP_##ENUM, x); }
 
 /* NNC_UNARY_OP_P(stem, ENUM, doc, attrs_doc, fwd, bwd, reads, case_eps, A, B):
@@ -78,5 +81,6 @@ nnc_node *nnc_unary_case_p(nnc_graph *g, int op, float a, float b);
     static nnc_node *stem##_case(nnc_graph *g) { return nnc_unary_case_p(g, NNC_OP_##ENUM, (A), (B)); } \
     static const nnc_op_case stem##_cases[] = {{#stem "_3x5x7", 2, case_eps, 2e-3, 1e-4, 0, stem##_case}}; \
     const nnc_op_desc nnc_op_##stem = {#stem, doc, attrs_doc, nnc_unary_infer, stem##_forward,   \
-                                       stem##_backward, NULL, NULL, reads, stem##_cases, 1, NULL};
+                                       stem##_backward, NULL, NULL, reads, stem##_cases, 1, NULL,        \
+                                       nnc_unary_layouts};
 #endif

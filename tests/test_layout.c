@@ -1,0 +1,219 @@
+/* test_layout.c -- blocked layouts (nChw16c) between oneDNN ops (compile.c's
+ * layout pass): which tensors the compiler blocks and which it must leave
+ * plain, and that a network computes the same losses, gradients, running
+ * statistics and weights blocked as plain (nnc_graph_set_plain_layouts):
+ * ResNet-20 (conv, BN, ReLU, residual adds, projection shortcuts, global
+ * average pooling) and a small net with a fan-out, a 16-channel stem conv
+ * and a blocked tensor read back with nnc_tensor_read_plain. */
+#include "testlib.h"
+#include "core/graph.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void fill_inputs(nnc_model *m, uint64_t seed) {
+    nnc_tensor *x = nnc_node_value(m->input), *y = nnc_node_value(m->labels);
+    for (int64_t i = 0; i < nnc_tensor_numel(x); i++) ((float *)x->data)[i] = nnc_rand_normal(seed, 1, (uint64_t)i);
+    for (int64_t i = 0; i < y->shape[0]; i++) ((int64_t *)y->data)[i] = (int64_t)((i * 7 + (int64_t)seed) % 10);
+}
+
+/* Every parameter (or its gradient) and every state, concatenated. */
+static float *collect(nnc_graph *g, int grads, int64_t *count) {
+    int64_t total = 0;
+    for (int i = 0; i < nnc_graph_n_params(g); i++) total += nnc_tensor_numel(nnc_node_value(nnc_graph_param_at(g, i)));
+    float *buf = malloc((size_t)(total ? total : 1) * sizeof(float)), *p = buf;
+    for (int i = 0; i < nnc_graph_n_params(g); i++) {
+        nnc_node *pn = nnc_graph_param_at(g, i);
+        nnc_tensor *t = grads ? nnc_node_grad(pn) : nnc_node_value(pn);
+        memcpy(p, t->data, (size_t)nnc_tensor_numel(t) * sizeof(float));
+        p += nnc_tensor_numel(t);
+    }
+    *count = total;
+    return buf;
+}
+
+typedef struct { float loss0, loss2; float *grad, *param; int64_t n; int blocked, plain_edges; } run_result;
+
+/* Builds the zoo model, one forward/backward (gradients), then two SGD steps. */
+static run_result run_model(const char *name, const char *opts, int plain, int64_t batch) {
+    run_result r = {0};
+    nnc_model *m = NULL;
+    nnc_model_opts mo = {0};
+    mo.dropout = -1;
+    mo.options = opts;
+    T_OK(nnc_model_build(name, &mo, &m));
+    if (!m) return r;
+    nnc_graph_set_plain_layouts(m->g, plain);
+    nnc_optim o = nnc_optim_sgd(0.05f, 0.9f, 5e-4f);
+    T_OK(nnc_graph_set_optimizer(m->g, &o));
+    T_OK(nnc_graph_compile(m->g, batch, 1));
+    for (int i = 0; i < nnc_graph_n_nodes(m->g); i++) {
+        nnc_node *n = m->g->nodes[i];
+        if (nnc_node_value(n)->layout == NNC_LAYOUT_BLOCKED16) r.blocked++;
+    }
+    fill_inputs(m, 3);
+    T_OK(nnc_graph_forward(m->g));
+    T_OK(nnc_graph_backward(m->g));
+    r.loss0 = nnc_graph_loss_value(m->g);
+    r.grad = collect(m->g, 1, &r.n);
+    T_OK(nnc_graph_train_step(m->g, NULL));
+    fill_inputs(m, 4);
+    T_OK(nnc_graph_train_step(m->g, NULL));
+    r.loss2 = nnc_graph_loss_value(m->g);
+    r.param = collect(m->g, 0, &r.n);
+    nnc_model_free(m);
+    return r;
+}
+
+static void check_same(const char *name, const char *opts, int64_t batch) {
+    char title[160];
+    snprintf(title, sizeof title, "%s: blocked layouts give the plain run's loss, gradients and weights after 2 steps", name);
+    T_CASE(title) {
+        run_result b = run_model(name, opts, 0, batch), p = run_model(name, opts, 1, batch);
+        T_CHECKF(b.blocked > 0, "no tensor was blocked in %s", name);
+        T_CHECKF(p.blocked == 0, "%d tensors blocked with plain layouts on", p.blocked);
+        T_CHECKF(fabsf(b.loss0 - p.loss0) <= 1e-4f * fabsf(p.loss0), "loss %.7g vs %.7g", b.loss0, p.loss0);
+        T_CHECKF(fabsf(b.loss2 - p.loss2) <= 1e-3f * fabsf(p.loss2), "loss after 2 steps %.7g vs %.7g", b.loss2, p.loss2);
+        T_CHECK(b.n == p.n && b.n > 0);
+        if (b.grad && p.grad && b.n == p.n) t_close("gradients", b.grad, p.grad, b.n, 2e-3, 2e-5);
+        if (b.param && p.param && b.n == p.n) t_close("weights after 2 steps", b.param, p.param, b.n, 1e-3, 1e-5);
+        free(b.grad); free(b.param); free(p.grad); free(p.param);
+    }
+}
+
+/* ResNet-20: which tensors are blocked. */
+static void check_assignment(void) {
+    T_CASE("resnet20: convolution, BN, ReLU and add outputs are blocked; inputs, parameters, the pooled features and the loss plain") {
+        nnc_model *m = NULL;
+        T_OK(nnc_model_build("resnet20", NULL, &m));
+        if (m) {
+            T_OK(nnc_graph_compile(m->g, 4, 1));
+            int counts[8] = {0}, blocked[8] = {0};
+            const char *ops[8] = {"conv2d", "batchnorm", "relu", "add", "global_avgpool", "linear", "cross_entropy", "reshape"};
+            for (int i = 0; i < nnc_graph_n_nodes(m->g); i++) {
+                nnc_node *n = m->g->nodes[i];
+                const char *op = nnc_node_op(n);
+                int b = nnc_node_value(n)->layout == NNC_LAYOUT_BLOCKED16;
+                if (!op) {
+                    T_CHECKF(!b, "leaf '%s' is blocked", nnc_node_name(n));
+                    continue;
+                }
+                if (b) T_CHECKF(nnc_node_grad(n)->layout == NNC_LAYOUT_BLOCKED16, "'%s': gradient not blocked like its value", nnc_node_name(n));
+                for (int k = 0; k < 8; k++)
+                    if (!strcmp(op, ops[k])) { counts[k]++; blocked[k] += b; }
+            }
+            for (int k = 0; k < 4; k++)
+                T_CHECKF(counts[k] > 0 && blocked[k] == counts[k], "%s: %d of %d blocked", ops[k], blocked[k], counts[k]);
+            for (int k = 4; k < 8; k++) T_CHECKF(blocked[k] == 0, "%s: %d blocked", ops[k], blocked[k]);
+            T_CHECK(nnc_node_value(m->input)->layout == NNC_LAYOUT_PLAIN && nnc_node_value(m->loss)->layout == NNC_LAYOUT_PLAIN);
+            /* an inference plan blocks the same chain */
+            T_OK(nnc_graph_compile(m->g, 2, 0));
+            int inf_blocked = 0;
+            for (int i = 0; i < nnc_graph_n_nodes(m->g); i++)
+                inf_blocked += nnc_node_value(m->g->nodes[i])->layout == NNC_LAYOUT_BLOCKED16;
+            T_CHECKF(inf_blocked > 0, "inference plan: nothing blocked");
+            nnc_model_free(m);
+        }
+    }
+}
+
+/* A small graph: a 16-channel stem (3 input channels), BN, ReLU fanning out
+ * to a convolution and to a residual add, a 1x1 projection, global average
+ * pooling; the ReLU output is read back through nnc_tensor_read_plain, a
+ * branch ending in max pooling (no blocked support) stays plain, and a
+ * tensor the user marks as an output stays plain. */
+typedef struct { nnc_graph *g; nnc_node *x, *t, *r, *mid, *pooled_src, *loss; } small_net;
+
+static small_net build_small(int plain) {
+    small_net s;
+    s.g = nnc_graph_new();
+    nnc_graph_set_seed(s.g, 5);
+    nnc_graph_set_plain_layouts(s.g, plain);
+    s.x = nnc_input(s.g, "x", NNC_F32, 3, (int64_t[]){3, 8, 8});
+    nnc_input_requires_grad(s.x);
+    nnc_conv2d_opts p1 = {{1, 1}, {1, 1}, {1, 1}, 1}, p0 = {{1, 1}, {0, 0}, {1, 1}, 1};
+    nnc_node *h = nnc_conv2d_layer(s.g, s.x, "stem", 16, 3, 3, &p1, 0);
+    h = nnc_batchnorm_layer(s.g, h, "bn", 1e-5f, 0.1f);
+    s.r = nnc_relu(s.g, h);
+    nnc_node *a = nnc_conv2d_layer(s.g, s.r, "c1", 16, 3, 3, &p1, 1);
+    s.mid = nnc_add(s.g, a, s.r);
+    nnc_node *b = nnc_conv2d_layer(s.g, s.mid, "proj", 32, 1, 1, &p0, 0);
+    b = nnc_relu(s.g, nnc_batchnorm_layer(s.g, b, "bn2", 1e-5f, 0.1f));
+    s.pooled_src = nnc_conv2d_layer(s.g, b, "c2", 16, 3, 3, &p1, 0);
+    nnc_pool2d_opts po = {{2, 2}, {2, 2}, {0, 0}, 0, 1};
+    nnc_node *mp = nnc_maxpool2d(s.g, s.pooled_src, &po);
+    nnc_node *f = nnc_reshape(s.g, nnc_global_avgpool(s.g, nnc_add(s.g, b, b)), 1, (int64_t[]){32});
+    nnc_node *f2 = nnc_reshape(s.g, mp, 1, (int64_t[]){16 * 4 * 4});
+    s.t = nnc_input(s.g, "t", NNC_F32, 1, (int64_t[]){32});
+    nnc_node *t2 = nnc_input(s.g, "t2", NNC_F32, 1, (int64_t[]){256});
+    s.loss = nnc_add(s.g, nnc_mse(s.g, f, s.t, NNC_MEAN), nnc_mse(s.g, f2, t2, NNC_MEAN));
+    nnc_graph_loss(s.g, s.loss, 1.0f);
+    return s;
+}
+
+static void fill_small(small_net *s) {
+    nnc_node *in[3] = {s->x, s->t, nnc_graph_find(s->g, "t2")};
+    for (int k = 0; k < 3; k++) {
+        nnc_tensor *t = nnc_node_value(in[k]);
+        for (int64_t i = 0; i < nnc_tensor_numel(t); i++) ((float *)t->data)[i] = nnc_rand_normal(9, (uint64_t)k, (uint64_t)i);
+    }
+}
+
+static void check_small(void) {
+    T_CASE("small net: stem, fan-out, projection, pooling -- blocked equals plain; a blocked tensor reads back plain") {
+        float *v[2] = {NULL, NULL}, *gx[2] = {NULL, NULL}, *gp[2] = {NULL, NULL}, loss[2] = {0, 0};
+        int64_t nv = 0, nx = 0, np = 0;
+        for (int plain = 0; plain < 2; plain++) {
+            small_net s = build_small(plain);
+            if (nnc_graph_compile(s.g, 3, 1)) { t_fail(__FILE__, __LINE__, "compile: %s", nnc_last_error()); nnc_graph_free(s.g); continue; }
+            nnc_tensor *r = nnc_node_value(s.r);
+            if (!plain) {
+                T_CHECKF(r->layout == NNC_LAYOUT_BLOCKED16, "the ReLU feeding a conv and an add is not blocked");
+                T_CHECKF(nnc_node_value(s.mid)->layout == NNC_LAYOUT_BLOCKED16, "the residual sum is not blocked");
+                T_CHECKF(nnc_node_value(s.pooled_src)->layout == NNC_LAYOUT_PLAIN, "a tensor read by max pooling is blocked");
+            }
+            fill_small(&s);
+            T_OK(nnc_graph_forward(s.g));
+            T_OK(nnc_graph_backward(s.g));
+            loss[plain] = nnc_graph_loss_value(s.g);
+            nv = nnc_tensor_numel(r);
+            v[plain] = malloc((size_t)nv * sizeof(float));
+            T_OK(nnc_tensor_read_plain(r, v[plain]));
+            nx = nnc_tensor_numel(nnc_node_grad(s.x));
+            gx[plain] = malloc((size_t)nx * sizeof(float));
+            memcpy(gx[plain], nnc_node_grad(s.x)->data, (size_t)nx * sizeof(float));
+            gp[plain] = collect(s.g, 1, &np);
+            nnc_graph_free(s.g);
+        }
+        T_CHECKF(fabsf(loss[0] - loss[1]) <= 1e-5f * fabsf(loss[1]), "loss %.8g vs %.8g", loss[0], loss[1]);
+        if (v[0] && v[1]) t_close("ReLU output read plain", v[0], v[1], nv, 1e-5, 1e-6);
+        if (gx[0] && gx[1]) t_close("input gradient", gx[0], gx[1], nx, 1e-3, 1e-6);
+        if (gp[0] && gp[1]) t_close("parameter gradients", gp[0], gp[1], np, 1e-3, 1e-6);
+        for (int k = 0; k < 2; k++) { free(v[k]); free(gx[k]); free(gp[k]); }
+    }
+    T_CASE("nnc_tensor_read_plain: a blocked [2, 32, 2, 3] tensor, element by element") {
+        float src[2 * 32 * 6], dst[2 * 32 * 6];
+        nnc_tensor t = {NNC_F32, 4, {2, 32, 2, 3}, NNC_LAYOUT_BLOCKED16, src};
+        /* blocked index of (n, c, l) = ((n * 2 + c / 16) * 6 + l) * 16 + c % 16; store n*1000 + c*10 + l there */
+        for (int n = 0; n < 2; n++)
+            for (int c = 0; c < 32; c++)
+                for (int l = 0; l < 6; l++) src[((n * 2 + c / 16) * 6 + l) * 16 + c % 16] = (float)(n * 1000 + c * 10 + l);
+        T_OK(nnc_tensor_read_plain(&t, dst));
+        int bad = 0;
+        for (int n = 0; n < 2; n++)
+            for (int c = 0; c < 32; c++)
+                for (int l = 0; l < 6; l++) bad += dst[(n * 32 + c) * 6 + l] != (float)(n * 1000 + c * 10 + l);
+        T_CHECKF(bad == 0, "%d elements misplaced", bad);
+        nnc_tensor u = {NNC_F32, 4, {1, 8, 2, 2}, NNC_LAYOUT_BLOCKED16, src};
+        T_CHECK(nnc_tensor_read_plain(&u, dst) == NNC_ERR_ARG);
+    }
+}
+
+int main(void) {
+    unsetenv("NNC_LAYOUT");
+    check_assignment();
+    check_small();
+    check_same("resnet20", NULL, 4);
+    check_same("densenet-bc", "depth=16,growth=16", 4);
+    return t_finish();
+}
