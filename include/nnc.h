@@ -337,14 +337,19 @@ const char *nnc_op_attrs(int i);
 /* ------------------------------------------------------------- node access */
 nnc_tensor *nnc_node_value(nnc_node *n); /* shape from build (batch 1); data after compile */
 nnc_tensor *nnc_node_grad(nnc_node *n);  /* NULL data unless it has a gradient */
-/* Inputs, parameters, states, outputs and losses are always plain. An
- * intermediate tensor between oneDNN ops (conv -> batch norm -> ReLU ->
- * conv, with C a multiple of 16) may be stored blocked after compiling
- * (layout NNC_LAYOUT_BLOCKED16: [N, C/16, H, W, 16]); read such a tensor,
- * or its gradient, with nnc_tensor_read_plain, mark it an output
- * (nnc_graph_output), or turn blocked layouts off for the graph before
- * compiling (also NNC_LAYOUT=plain in the environment). */
-void nnc_graph_set_plain_layouts(nnc_graph *g, int on);
+/* Inputs, parameters, states, outputs and losses are always plain and hold
+ * exactly their values. Intermediate tensors are the compiler's: one between
+ * oneDNN ops (conv -> batch norm -> ReLU -> conv, with C a multiple of 16)
+ * may be stored blocked after compiling (layout NNC_LAYOUT_BLOCKED16:
+ * [N, C/16, H, W, 16]; read it, or its gradient, with
+ * nnc_tensor_read_plain), and a ReLU may be fused into its neighbour (a
+ * ReLU feeding max pooling is applied after the pooling; its own tensor
+ * then shares its input's memory and holds the values before the ReLU). To
+ * read an intermediate tensor, mark it an output (nnc_graph_output), or turn
+ * both off for the graph before compiling with
+ * nnc_graph_set_plain_intermediates (in the environment, NNC_LAYOUT=plain
+ * turns off blocked layouts, NNC_FUSE=0 fusion). */
+void nnc_graph_set_plain_intermediates(nnc_graph *g, int on);
 /* Copies t's values into dst (numel floats) in plain row-major order,
  * whatever t's layout. */
 nnc_status nnc_tensor_read_plain(const nnc_tensor *t, float *dst);

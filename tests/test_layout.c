@@ -1,7 +1,9 @@
-/* test_layout.c -- blocked layouts (nChw16c) between oneDNN ops (compile.c's
- * layout pass): which tensors the compiler blocks and which it must leave
+/* test_layout.c -- what the compiler does to intermediate tensors: the ReLU
+ * fusion (a ReLU feeding max pooling applied after the pooling; LeNet-5
+ * fused and unfused agree, and the cases that must not fuse), and blocked
+ * layouts (nChw16c) between oneDNN ops (compile.c's layout pass): which tensors the compiler blocks and which it must leave
  * plain, and that a network computes the same losses, gradients, running
- * statistics and weights blocked as plain (nnc_graph_set_plain_layouts):
+ * statistics and weights blocked as plain (nnc_graph_set_plain_intermediates):
  * ResNet-20 (conv, BN, ReLU, residual adds, projection shortcuts, global
  * average pooling) and a small net with a fan-out, a 16-channel stem conv
  * and a blocked tensor read back with nnc_tensor_read_plain. */
@@ -43,7 +45,7 @@ static run_result run_model(const char *name, const char *opts, int plain, int64
     mo.options = opts;
     T_OK(nnc_model_build(name, &mo, &m));
     if (!m) return r;
-    nnc_graph_set_plain_layouts(m->g, plain);
+    nnc_graph_set_plain_intermediates(m->g, plain);
     nnc_optim o = nnc_optim_sgd(0.05f, 0.9f, 5e-4f);
     T_OK(nnc_graph_set_optimizer(m->g, &o));
     T_OK(nnc_graph_compile(m->g, batch, 1));
@@ -128,7 +130,7 @@ static small_net build_small(int plain) {
     small_net s;
     s.g = nnc_graph_new();
     nnc_graph_set_seed(s.g, 5);
-    nnc_graph_set_plain_layouts(s.g, plain);
+    nnc_graph_set_plain_intermediates(s.g, plain);
     s.x = nnc_input(s.g, "x", NNC_F32, 3, (int64_t[]){3, 8, 8});
     nnc_input_requires_grad(s.x);
     nnc_conv2d_opts p1 = {{1, 1}, {1, 1}, {1, 1}, 1}, p0 = {{1, 1}, {0, 0}, {1, 1}, 1};
@@ -209,8 +211,74 @@ static void check_small(void) {
     }
 }
 
+/* LeNet-5 with and without the ReLU fusion (NNC_FUSE=0). */
+static void check_fusion(void) {
+    T_CASE("lenet5: both conv ReLUs fuse into the max pooling; loss, gradients and weights after 2 steps equal the unfused run") {
+        run_result r[2];
+        for (int k = 0; k < 2; k++) {
+            if (k) setenv("NNC_FUSE", "0", 1);
+            r[k] = run_model("lenet5", NULL, 0, 16);
+            unsetenv("NNC_FUSE");
+        }
+        T_CHECKF(fabsf(r[0].loss0 - r[1].loss0) <= 1e-6f * fabsf(r[1].loss0), "loss %.8g vs %.8g", r[0].loss0, r[1].loss0);
+        T_CHECKF(fabsf(r[0].loss2 - r[1].loss2) <= 1e-5f * fabsf(r[1].loss2), "after 2 steps %.8g vs %.8g", r[0].loss2, r[1].loss2);
+        if (r[0].grad && r[1].grad && r[0].n == r[1].n) t_close("gradients", r[0].grad, r[1].grad, r[0].n, 1e-5, 1e-7);
+        if (r[0].param && r[1].param && r[0].n == r[1].n) t_close("weights", r[0].param, r[1].param, r[0].n, 1e-5, 1e-7);
+        for (int k = 0; k < 2; k++) { free(r[k].grad); free(r[k].param); }
+        nnc_model *m = NULL;
+        T_OK(nnc_model_build("lenet5", NULL, &m));
+        if (m) {
+            T_OK(nnc_graph_compile(m->g, 4, 1));
+            int elided = 0, fused = 0;
+            for (int i = 0; i < m->g->n_nodes; i++) {
+                elided += (m->g->nodes[i]->flags & NNC_NODE_ELIDED) != 0;
+                fused += (m->g->nodes[i]->flags & NNC_NODE_RELU_IN) != 0;
+            }
+            T_CHECKF(elided == 2 && fused == 2, "%d ReLUs elided, %d poolings fused (want 2, 2)", elided, fused);
+            /* inference: the same logits */
+            float *lg[2] = {NULL, NULL};
+            int64_t nl = 0;
+            for (int k = 0; k < 2; k++) {
+                if (k) setenv("NNC_FUSE", "0", 1);
+                T_OK(nnc_graph_compile(m->g, 4, 0));
+                fill_inputs(m, 7);
+                T_OK(nnc_graph_forward(m->g));
+                nl = nnc_tensor_numel(nnc_node_value(m->logits));
+                lg[k] = malloc((size_t)nl * sizeof(float));
+                memcpy(lg[k], nnc_node_value(m->logits)->data, (size_t)nl * sizeof(float));
+                unsetenv("NNC_FUSE");
+            }
+            t_close("inference logits", lg[0], lg[1], nl, 1e-6, 1e-7);
+            free(lg[0]); free(lg[1]);
+            nnc_model_free(m);
+        }
+    }
+    T_CASE("ReLU fusion: not when the ReLU is an output, when its input feeds another op, or when it feeds more than the pooling") {
+        nnc_pool2d_opts po = {{2, 2}, {2, 2}, {0, 0}, 0, 1};
+        nnc_conv2d_opts p1 = {{1, 1}, {1, 1}, {1, 1}, 1};
+        for (int variant = 0; variant < 4; variant++) {
+            nnc_graph *g = nnc_graph_new();
+            nnc_node *x = nnc_input(g, "x", NNC_F32, 3, (int64_t[]){2, 6, 6});
+            nnc_node *c = nnc_conv2d_layer(g, x, "c", 4, 3, 3, &p1, 1);
+            nnc_node *r = nnc_relu(g, c);
+            nnc_node *m = nnc_maxpool2d(g, r, &po);
+            nnc_node *out = m;
+            if (variant == 1) nnc_graph_output(g, r);
+            if (variant == 2) out = nnc_add(g, nnc_maxpool2d(g, c, &po), m);
+            if (variant == 3) out = nnc_add(g, nnc_maxpool2d(g, r, &po), m);
+            nnc_graph_output(g, out);
+            T_OK(nnc_graph_compile(g, 2, 0));
+            int elided = (r->flags & NNC_NODE_ELIDED) != 0;
+            T_CHECKF(elided == (variant == 0), "variant %d: ReLU %s", variant, elided ? "elided" : "kept");
+            nnc_graph_free(g);
+        }
+    }
+}
+
 int main(void) {
     unsetenv("NNC_LAYOUT");
+    unsetenv("NNC_FUSE");
+    check_fusion();
     check_assignment();
     check_small();
     check_same("resnet20", NULL, 4);

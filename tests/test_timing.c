@@ -5,6 +5,7 @@
  * changes no result and allocates nothing in the step, turning it off stops
  * the counting, and bad arguments are refused with a message. */
 #include "testlib.h"
+#include "core/graph.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,10 +64,12 @@ int main(void) {
                 }
                 T_CHECKF(k < nl && strcmp(rows[i].op, li[k].op) == 0 && strcmp(rows[i].name, li[k].name) == 0,
                          "row %d (%s %s) is not layer %d", i, rows[i].op, rows[i].name, k);
-                T_CHECKF(rows[i].forward_calls == 3, "%s %s: %lld forward calls", rows[i].op, rows[i].name,
+                /* every op of lenet5 lies on the path from the parameters to the loss; a ReLU
+                 * fused into the pooling after it (compile.c) runs no kernel of its own */
+                int calls = (m->g->nodes[i]->flags & NNC_NODE_ELIDED) ? 0 : 3;
+                T_CHECKF(rows[i].forward_calls == calls, "%s %s: %lld forward calls", rows[i].op, rows[i].name,
                          (long long)rows[i].forward_calls);
-                /* every op of lenet5 lies on the path from the parameters to the loss */
-                T_CHECKF(rows[i].backward_calls == 3, "%s %s: %lld backward calls", rows[i].op, rows[i].name,
+                T_CHECKF(rows[i].backward_calls == calls, "%s %s: %lld backward calls", rows[i].op, rows[i].name,
                          (long long)rows[i].backward_calls);
                 T_CHECK(rows[i].forward_s >= 0 && rows[i].backward_s >= 0);
                 if (!strcmp(rows[i].op, "relu")) T_CHECKF(!rows[i].param[0], "relu has param '%s'", rows[i].param);
@@ -93,7 +96,7 @@ int main(void) {
             T_OK(nnc_graph_set_timing(m->g, NULL, 0));
             T_OK(nnc_graph_forward(m->g));
             for (int i = 0; i < n; i++)
-                if (rows[i].op) T_CHECK(rows[i].forward_calls == 4);
+                if (rows[i].op && !(m->g->nodes[i]->flags & NNC_NODE_ELIDED)) T_CHECK(rows[i].forward_calls == 4);
             free(li);
             free(rows);
         }

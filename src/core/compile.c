@@ -9,25 +9,32 @@
 #include "ops/op.h"
 #include <string.h>
 
-/* Blocked layouts are off for this graph (nnc_graph_set_plain_layouts) or
+/* Blocked layouts are off for this graph (nnc_graph_set_plain_intermediates) or
  * everywhere (NNC_LAYOUT=plain in the environment). */
 static int plain_only(const nnc_graph *g) {
     const char *e = getenv("NNC_LAYOUT");
     return g->plain_only || (e && !strcmp(e, "plain"));
 }
 
+/* ReLU fusion is off for this graph (nnc_graph_set_plain_intermediates) or
+ * everywhere (NNC_FUSE=0). */
+static int no_fuse(const nnc_graph *g) {
+    const char *e = getenv("NNC_FUSE");
+    return g->plain_only || (e && !strcmp(e, "0"));
+}
+
 static nnc_plan *find_plan(nnc_graph *g, int64_t batch, int training) {
-    int plain = plain_only(g);
+    int plain = plain_only(g), nf = no_fuse(g);
     for (int i = 0; i < g->n_plans; i++) {
         nnc_plan *p = g->plans[i];
         if (p->batch == batch && p->training == training && p->seed_outputs == g->seed_outputs && p->n_nodes == g->n_nodes &&
-            p->plain_only == plain)
+            p->plain_only == plain && p->no_fuse == nf)
             return p;
     }
     return NULL;
 }
 
-void nnc_graph_set_plain_layouts(nnc_graph *g, int on) {
+void nnc_graph_set_plain_intermediates(nnc_graph *g, int on) {
     if (g) g->plain_only = on ? 1 : 0;
 }
 
@@ -55,6 +62,41 @@ static void uf_union(int *parent, uint8_t *bad, int a, int b) {
 
 static uint32_t op_layouts(const nnc_node *n) {
     return n->op >= 0 && nnc_ops[n->op].layouts ? nnc_ops[n->op].layouts(n) : 0;
+}
+
+/* ---- ReLU fusion: a ReLU whose only consumer is an op that commutes with
+ * it (NNC_FUSES_RELU_IN: max pooling) and whose input feeds nothing else is
+ * elided; the consumer pools the values before the ReLU and applies it to
+ * its (smaller) output, and backward writes straight into the gradient of
+ * the ReLU's input. Two passes over the large tensor (forward and backward)
+ * disappear. The elided node's tensor and gradient share its input's
+ * memory (plan.c). */
+static const nnc_node *only_consumer(const nnc_plan *p, const nnc_node *n) {
+    if (n->n_consumers != 1) return NULL;
+    for (int k = n->order + 1; k < p->n_order; k++) {
+        const nnc_node *c = p->order[k];
+        for (int j = 0; j < c->n_in; j++)
+            if (c->in[j] == n) return c;
+    }
+    return NULL;
+}
+
+static void fuse_relus(nnc_graph *g, nnc_plan *p) {
+    for (int k = 0; k < p->n_order; k++) p->order[k]->flags &= ~(uint32_t)(NNC_NODE_ELIDED | NNC_NODE_RELU_IN);
+    if (p->no_fuse) return;
+    const uint32_t visible = NNC_NODE_OUTPUT | NNC_NODE_LOSS | NNC_NODE_INPUT | NNC_NODE_PARAM | NNC_NODE_STATE;
+    for (int k = 0; k < p->n_order; k++) {
+        nnc_node *r = p->order[k];
+        if (r->op != NNC_OP_RELU || (r->flags & visible)) continue;
+        nnc_node *x = r->in[0];
+        nnc_node *m = (nnc_node *)only_consumer(p, r);
+        if (!m || m->in[0] != r || !(nnc_ops[m->op].fuses & NNC_FUSES_RELU_IN) || m->n_in != 1) continue;
+        if (x->op < 0 || (x->flags & visible) || only_consumer(p, x) != r || (x->flags & NNC_NODE_ELIDED)) continue;
+        if (x->out.layout != r->out.layout || x->out.dtype != NNC_F32) continue;
+        r->flags |= NNC_NODE_ELIDED;
+        m->flags |= NNC_NODE_RELU_IN;
+    }
+    (void)g;
 }
 
 static nnc_status assign_layouts(nnc_graph *g, nnc_plan *p) {
@@ -98,7 +140,7 @@ static nnc_status assign_layouts(nnc_graph *g, nnc_plan *p) {
 static nnc_status analyse(nnc_graph *g, nnc_plan *p) {
     int N = g->n_nodes;
     for (int i = 0; i < N; i++) {
-        g->nodes[i]->flags &= ~(uint32_t)(NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD);
+        g->nodes[i]->flags &= ~(uint32_t)NNC_NODE_PLAN_FLAGS;
         g->nodes[i]->order = -1;
         g->nodes[i]->n_consumers = 0;
     }
@@ -179,7 +221,9 @@ static nnc_status analyse(nnc_graph *g, nnc_plan *p) {
         }
         free(seen);
     }
-    return assign_layouts(g, p);
+    nnc_status s = assign_layouts(g, p);
+    if (!s) fuse_relus(g, p);
+    return s;
 }
 
 static void plan_record(nnc_graph *g, nnc_plan *p) {
@@ -188,7 +232,7 @@ static void plan_record(nnc_graph *g, nnc_plan *p) {
         nnc_plan_node *pn = &p->pn[n->id];
         pn->ndim = n->out.ndim;
         memcpy(pn->shape, n->out.shape, sizeof pn->shape);
-        pn->flags = n->flags & (NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD);
+        pn->flags = n->flags & NNC_NODE_PLAN_FLAGS;
         pn->layout = n->out.layout;
     }
     size_t a = 0;
@@ -206,7 +250,7 @@ void nnc_plan_bind(nnc_graph *g, nnc_plan *p) {
         nnc_plan_node *pn = &p->pn[i];
         if (n->n_in) memcpy(n->accum, p->accum + a, (size_t)n->n_in);
         a += (size_t)n->n_in;
-        n->flags = (n->flags & ~(uint32_t)(NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD)) | pn->flags;
+        n->flags = (n->flags & ~(uint32_t)NNC_NODE_PLAN_FLAGS) | pn->flags;
         n->order = -1;
         if (!(pn->flags & NNC_NODE_ACTIVE)) continue;
         if (n->flags & (NNC_NODE_PARAM | NNC_NODE_STATE)) continue; /* bound to their blocks */
@@ -256,6 +300,7 @@ nnc_status nnc_graph_compile(nnc_graph *g, int64_t batch, int training) {
     p->training = training;
     p->seed_outputs = g->seed_outputs;
     p->plain_only = plain_only(g);
+    p->no_fuse = no_fuse(g);
     p->n_nodes = g->n_nodes;
     size_t n_acc = 0;
     for (int i = 0; i < g->n_nodes; i++) n_acc += (size_t)g->nodes[i]->n_in;
@@ -297,6 +342,7 @@ nnc_status nnc_graph_plan_info(nnc_graph *g, int64_t batch, int training, nnc_me
     p.batch = batch;
     p.training = training ? 1 : 0;
     p.plain_only = plain_only(g);
+    p.no_fuse = no_fuse(g);
     p.n_nodes = g->n_nodes;
     p.pn = calloc((size_t)g->n_nodes + 1, sizeof *p.pn);
     if (!p.pn) return nnc_error(NNC_ERR_OOM, "out of memory");

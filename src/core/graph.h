@@ -24,7 +24,13 @@ enum {
     NNC_NODE_FROZEN = 1u << 6,     /* parameter excluded from training */
     NNC_NODE_WANTS_GRAD = 1u << 7, /* input whose gradient the user asked for */
     NNC_NODE_ACTIVE = 1u << 8,     /* set at compile: outputs/losses depend on it */
+    /* Set at compile (per plan) by the ReLU fusion (compile.c): */
+    NNC_NODE_ELIDED = 1u << 9,     /* a ReLU done by a neighbour: no kernel runs, its tensor and gradient
+                                      share the memory of its input's */
+    NNC_NODE_RELU_IN = 1u << 10,   /* this op applies the elided ReLU between it and its input 0 (the
+                                      ReLU commutes with the op: max pooling) */
 };
+#define NNC_NODE_PLAN_FLAGS (NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD | NNC_NODE_ELIDED | NNC_NODE_RELU_IN)
 
 /* What an op's backward reads besides the output gradient: bit i = input i,
  * NNC_READS_OUT = its own output. The planner frees everything else after
@@ -83,6 +89,7 @@ typedef struct nnc_plan {
     int training;
     int seed_outputs;
     int plain_only;        /* blocked layouts were off when planned (part of the key) */
+    int no_fuse;           /* ReLU fusion was off when planned (part of the key) */
     int n_order;
     nnc_node **order;      /* active nodes, topological */
     nnc_plan_node *pn;     /* indexed by node id */
@@ -128,7 +135,7 @@ struct nnc_graph {
     size_t ws_cap;
     float loss_value;
     int seed_outputs;    /* gradcheck: outputs get seeded gradients (part of the plan key) */
-    int plain_only;      /* nnc_graph_set_plain_layouts: no blocked intermediate tensors */
+    int plain_only;      /* nnc_graph_set_plain_intermediates: no blocked or fused intermediate tensors */
     int detect_anomaly;  /* run.c: NaN/Inf check after every op (nnc_graph_set_detect_anomaly) */
     nnc_node_time *timing; /* run.c: per-node kernel seconds (nnc_graph_set_timing); NULL: off */
     int timing_n;
@@ -159,4 +166,6 @@ int nnc_plan_threads_enter(const nnc_plan *p);
 void nnc_plan_threads_leave(int saved);
 
 static inline int nnc_needs_grad(const nnc_node *n) { return (n->flags & NNC_NODE_NEEDS_GRAD) != 0; }
+/* The node whose memory n's tensor uses: n itself, or the input of an elided ReLU. */
+static inline const nnc_node *nnc_storage_of(const nnc_node *n) { return (n->flags & NNC_NODE_ELIDED) ? n->in[0] : n; }
 #endif

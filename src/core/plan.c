@@ -11,7 +11,9 @@
  *   gradient: from its first contribution (or the seeds) to its own backward;
  *   saved:    from its forward to its backward (training) or its forward only.
  * Buffers whose intervals overlap may not share bytes. They are placed
- * largest first, each into the smallest gap that fits (best fit). */
+ * largest first, each into the smallest gap that fits (best fit).
+ * An elided ReLU (compile.c's fusion) has no buffers of its own: its tensor
+ * and gradient are its input's, so its consumers count as its input's. */
 #include "core/graph.h"
 #include "ops/op.h"
 #include <omp.h>
@@ -103,8 +105,9 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
     for (int k = 0; k < M; k++) {
         nnc_node *n = p->order[k];
         nnc_plan_node *pn = &p->pn[n->id];
-        if (n->flags & (NNC_NODE_PARAM | NNC_NODE_STATE)) continue;
+        if (n->flags & (NNC_NODE_PARAM | NNC_NODE_STATE | NNC_NODE_ELIDED)) continue;
         int bwd_k = 2 * M - k, runs_bwd = p->training && nnc_needs_grad(n) && n->op >= 0;
+        uint32_t reads = n->op >= 0 ? nnc_ops[n->op].bwd_reads : 0;
         int seeded = p->training && ((n->flags & NNC_NODE_LOSS) || (p->seed_outputs && (n->flags & NNC_NODE_OUTPUT)));
         /* output */
         buf *o = &b[nb++];
@@ -113,12 +116,13 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
         o->t0 = k;
         o->t1 = k;
         if (n->flags & (NNC_NODE_INPUT | NNC_NODE_OUTPUT | NNC_NODE_LOSS)) { o->t0 = 0; o->t1 = END; }
-        if (runs_bwd && (nnc_ops[n->op].bwd_reads & NNC_READS_OUT) && o->t1 < bwd_k) o->t1 = bwd_k;
+        if (runs_bwd && (reads & NNC_READS_OUT) && o->t1 < bwd_k) o->t1 = bwd_k;
         int first_contrib = seeded ? M : END;
         for (int c = k + 1; c < M; c++) {
             nnc_node *cn = p->order[c];
+            if (cn->flags & NNC_NODE_ELIDED) continue; /* its consumers read n */
             for (int j = 0; j < cn->n_in; j++) {
-                if (cn->in[j] != n) continue;
+                if (nnc_storage_of(cn->in[j]) != n) continue;
                 if (o->t1 < c) o->t1 = c;
                 int c_bwd = p->training && nnc_needs_grad(cn);
                 if (c_bwd && j < 31 && (nnc_ops[cn->op].bwd_reads & NNC_READS_IN(j)) && o->t1 < 2 * M - c) o->t1 = 2 * M - c;
@@ -155,6 +159,12 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
     if (total == SIZE_MAX) { free(b); return nnc_error(NNC_ERR_OOM, "compile: out of memory planning memory"); }
     for (int i = 0; i < nb; i++) *b[i].dst = b[i].off;
     free(b);
+    for (int k = 0; k < M; k++) {
+        const nnc_node *n = p->order[k];
+        if (!(n->flags & NNC_NODE_ELIDED)) continue;
+        p->pn[n->id].out_off = p->pn[n->in[0]->id].out_off;
+        p->pn[n->id].grad_off = p->pn[n->in[0]->id].grad_off;
+    }
     p->arena_bytes = total ? total : ALIGN;
     p->unplanned_bytes = unplanned;
     p->ws_bytes = round_up(ws) + ALIGN;

@@ -132,6 +132,7 @@ static nnc_status graph_forward(nnc_graph *g) {
             }
             continue;
         }
+        if (n->flags & NNC_NODE_ELIDED) continue; /* a fused ReLU: its consumer applies it */
         if (g->timing) timed_kernel(g, n, &x, 0);
         else nnc_ops[n->op].forward(n, &x);
         if (fault) return (nnc_status)fault;
@@ -172,7 +173,7 @@ static nnc_status graph_backward(nnc_graph *g) {
     x.fault = &fault;
     for (int k = p->n_order - 1; k >= 0; k--) {
         nnc_node *n = p->order[k];
-        if (n->op < 0 || !nnc_needs_grad(n)) continue;
+        if (n->op < 0 || !nnc_needs_grad(n) || (n->flags & NNC_NODE_ELIDED)) continue;
         if (g->timing) timed_kernel(g, n, &x, 1);
         else nnc_ops[n->op].backward(n, &x);
         if (fault) return (nnc_status)fault;

@@ -143,4 +143,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_avgpool2d = {"avgpool2d", "2-D average pooling (oneDNN; PyTorch geometry: count_include_pad, ceil_mode)",
                                       "kernel, stride (0: kernel), pad (<= kernel/2), ceil_mode, count_include_pad",
                                       avgpool_infer, avgpool_forward, avgpool_backward, avgpool_workspace, NULL,
-                                      0, cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL};
+                                      0, cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0};

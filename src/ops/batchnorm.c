@@ -383,4 +383,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_batchnorm = {"batchnorm", "batch normalization over axis 1 (PyTorch: momentum, unbiased running variance)",
                                       "weight, bias optional [C]; running_mean, running_var [C]; num_batches_tracked; eps, momentum",
                                       bn_infer, bn_forward, bn_backward, bn_workspace, bn_saved,
-                                      NNC_READS_IN(0), cases, (int)(sizeof cases / sizeof cases[0]), NULL, bn_layouts};
+                                      NNC_READS_IN(0), cases, (int)(sizeof cases / sizeof cases[0]), NULL, bn_layouts, 0};

@@ -135,4 +135,4 @@ static const nnc_op_case cases[] = {
     {"concat_axis2_of_4d_repeated_input", 2, 1e-2, 1e-3, 1e-5, 0, case_mid},
 };
 const nnc_op_desc nnc_op_concat = {"concat", "concatenation along one non-batch axis (default 1, channels)", "axis (default 1)",
-                                   concat_infer, concat_forward, concat_backward, NULL, NULL, 0, cases, 3, NULL, NULL};
+                                   concat_infer, concat_forward, concat_backward, NULL, NULL, 0, cases, 3, NULL, NULL, 0};

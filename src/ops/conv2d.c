@@ -489,4 +489,4 @@ const nnc_op_desc nnc_op_conv2d = {"conv2d", "2-D convolution (oneDNN; im2col + 
                                    "weight [K,C/groups,R,S], bias [K] optional; stride, pad, dilation, groups",
                                    conv_infer, conv_forward, conv_backward, conv_workspace, NULL,
                                    NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), conv_macs,
-                                   conv_layouts};
+                                   conv_layouts, 0};

@@ -188,12 +188,27 @@ static void maxpool_plane_2x2s2(const nnc_pool_geom *g, const float *xp, int64_t
     }
 }
 
+/* A fused ReLU (NNC_NODE_RELU_IN: the graph's ReLU before this pooling was
+ * elided): max(0, max(window)) = max(window of ReLU'd values), so the ReLU
+ * is applied to the pooled plane; an output it zeroes gets no gradient
+ * (argmax -1). A window holding NaN gives 0 here (NaN, then the ReLU), where
+ * the unfused pair gives the window's largest number (the ReLU first maps
+ * NaN to 0). */
+static void relu_plane(float *y, int32_t *a, int64_t P) {
+    for (int64_t i = 0; i < P; i++)
+        if (!(y[i] > 0)) {
+            y[i] = 0;
+            if (a) a[i] = -1;
+        }
+}
+
 static void maxpool_forward(nnc_node *n, const nnc_exec *ex) {
     nnc_pool_geom g = nnc_pool_geometry(&n->in[0]->out, NNC_ATTRS(n, nnc_pool2d_opts));
     const float *X = n->in[0]->out.data;
     float *Y = n->out.data;
     int32_t *A = n->saved;
-    nnc_dnnl_pool *p = dnnl_of(n, ex, 0);
+    const int relu = (n->flags & NNC_NODE_RELU_IN) != 0;
+    nnc_dnnl_pool *p = relu ? NULL : dnnl_of(n, ex, 0);
     int32_t *marker = A ? (int32_t *)((char *)A + marker_at(n)) : NULL;
     if (p && (A || !nnc_dnnl_pool_saved_bytes(p)) && !has_nan(X, nnc_numel(&n->in[0]->out))) {
         nnc_status s = nnc_dnnl_pool_forward(p, X, Y, A, ex->ws);
@@ -205,12 +220,12 @@ static void maxpool_forward(nnc_node *n, const nnc_exec *ex) {
     const int64_t planes = g.N * g.C, HW = g.H * g.W, P = g.OH * g.OW;
 #pragma omp parallel for schedule(static) if (planes * P * g.kh * g.kw > 32768)
     for (int64_t pl = 0; pl < planes; pl++) {
-        if (is_2x2s2(&g)) {
+        if (is_2x2s2(&g))
             maxpool_plane_2x2s2(&g, X + pl * HW, (planes - pl) * HW, Y + pl * P, A ? A + pl * P : NULL);
-            continue;
-        }
-        for (int64_t oh = 0; oh < g.OH; oh++)
-            maxpool_row(&g, X + pl * HW, oh, Y + pl * P + oh * g.OW, A ? A + pl * P + oh * g.OW : NULL);
+        else
+            for (int64_t oh = 0; oh < g.OH; oh++)
+                maxpool_row(&g, X + pl * HW, oh, Y + pl * P + oh * g.OW, A ? A + pl * P + oh * g.OW : NULL);
+        if (relu) relu_plane(Y + pl * P, A ? A + pl * P : NULL, P);
     }
 }
 
@@ -234,7 +249,8 @@ static void maxpool_backward(nnc_node *n, const nnc_exec *ex) {
         const float *dyp = dY + pl * P;
         const int32_t *ap = A + pl * P;
         if (!acc) memset(dxp, 0, (size_t)HW * sizeof(float));
-        for (int64_t i = 0; i < P; i++) dxp[ap[i]] += dyp[i];
+        for (int64_t i = 0; i < P; i++)
+            if (ap[i] >= 0) dxp[ap[i]] += dyp[i]; /* -1: zeroed by a fused ReLU */
     }
 }
 
@@ -276,4 +292,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_maxpool2d = {"maxpool2d", "2-D max pooling (oneDNN; PyTorch geometry: -inf padding, ceil_mode)",
                                       "kernel, stride (0: kernel), pad (<= kernel/2), ceil_mode",
                                       maxpool_infer, maxpool_forward, maxpool_backward, maxpool_workspace, maxpool_saved,
-                                      0, cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL};
+                                      0, cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, NNC_FUSES_RELU_IN};

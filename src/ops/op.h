@@ -57,7 +57,14 @@ typedef struct nnc_op_desc {
      * shapes inferred; the kernels then read in[i]->out.layout and
      * out.layout and must handle every combination they allowed. */
     uint32_t (*layouts)(const nnc_node *n);
+    /* NNC_FUSES_RELU_IN: the op commutes with a ReLU on its input 0 and can
+     * apply it to its output instead (max pooling); the compiler then elides
+     * a ReLU that feeds only this op and sets NNC_NODE_RELU_IN on the node:
+     * in[0]->out then holds the values before the ReLU, and backward writes
+     * the gradient of the ReLU's input. */
+    uint32_t fuses;
 } nnc_op_desc;
+#define NNC_FUSES_RELU_IN 1u
 #define NNC_BLOCKS_IN(i) (1u << (i))
 #define NNC_BLOCKS_OUT (1u << 30)
 #define NNC_BLOCKS_TIED (1u << 31)
