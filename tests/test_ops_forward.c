@@ -309,20 +309,28 @@ static void test_maxpool(void) {
             nnc_graph_free(g);
         }
     }
-    T_CASE("maxpool2d 2x2/2 vector tiles == sequential scan (wide, partial and odd rows; ties; NaN)") {
-        static const int64_t hw[][2] = {{28, 28}, {6, 40}, {5, 33}, {4, 5}, {3, 36}, {2, 64}};
-        for (size_t k = 0; k < sizeof hw / sizeof hw[0]; k++) {
+    T_CASE("maxpool2d 2x2/2 vector tiles == sequential scan (wide, partial, narrow and odd rows; ties; NaN; fused ReLU)") {
+        static const int64_t hw[][2] = {{28, 28}, {6, 40}, {5, 33}, {4, 5}, {3, 36}, {2, 64}, {10, 10}, {7, 9}, {9, 14}, {2, 2}};
+        for (size_t k = 0; k < sizeof hw / sizeof hw[0]; k++)
+            for (int relu = 0; relu < 2; relu++) {
             const int64_t N = 2, C = 3, H = hw[k][0], W = hw[k][1], OH = H / 2, OW = W / 2;
-            for (int with_nan = 0; with_nan < 2; with_nan++) {
-                nnc_node *x, *y;
-                nnc_graph *g = pool_graph(0, C, H, W, (nnc_pool2d_opts){{2, 2}, {2, 2}, {0, 0}, 0, 0}, &x, &y);
+            for (int with_nan = 0; with_nan < 2 - relu; with_nan++) {
+                /* relu: x + x -> ReLU -> pooling, where the compiler applies the ReLU after
+                 * the pooling (the ReLU's tensor then shares the sum's memory) */
+                nnc_graph *g = nnc_graph_new();
+                nnc_node *x = image(g, C, H, W), *h = x, *sum = NULL;
+                if (relu) h = nnc_relu(g, sum = nnc_add(g, x, x));
+                nnc_pool2d_opts po = {{2, 2}, {2, 2}, {0, 0}, 0, 0};
+                nnc_node *y = nnc_maxpool2d(g, h, &po);
+                nnc_graph_output(g, y);
                 nnc_input_requires_grad(x);
                 nnc_node *t = with_loss(g, y);
                 T_OK(nnc_graph_compile(g, N, 1));
+                if (relu) T_CHECKF(nnc_node_value(h)->data == nnc_node_value(sum)->data, "H %lld W %lld: the ReLU was not fused", (long long)H, (long long)W);
                 float *xv = val(x);
-                for (int64_t i = 0; i < N * C * H * W; i++) { /* values 0..2: many ties */
+                for (int64_t i = 0; i < N * C * H * W; i++) { /* values 0..2 (-1..1 with the ReLU): many ties */
                     uint32_t r = (uint32_t)(nnc_rand_normal(9, (uint64_t)k, (uint64_t)i) * 1000.0f) & 0xffff;
-                    xv[i] = with_nan && r % 13 == 0 ? NAN : (float)(r % 3);
+                    xv[i] = with_nan && r % 13 == 0 ? NAN : (float)(r % 3) - (float)relu;
                 }
                 T_OK(nnc_graph_forward(g));
                 int64_t bad = 0, at_bad = -1;
@@ -332,16 +340,21 @@ static void test_maxpool(void) {
                         for (int64_t ow = 0; ow < OW; ow++) {
                             const float *p = xv + pl * H * W;
                             int64_t idx[4] = {2 * oh * W + 2 * ow, 2 * oh * W + 2 * ow + 1, (2 * oh + 1) * W + 2 * ow, (2 * oh + 1) * W + 2 * ow + 1};
-                            int64_t best = idx[0];
+                            float v[4];
+                            for (int q = 0; q < 4; q++) v[q] = relu ? (p[idx[q]] + p[idx[q]] > 0 ? p[idx[q]] + p[idx[q]] : 0.0f) : p[idx[q]];
+                            int best = 0;
                             for (int q = 1; q < 4; q++)
-                                if (p[idx[q]] > p[best] || p[idx[q]] != p[idx[q]]) best = idx[q];
+                                if (v[q] > v[best] || v[q] != v[q]) best = q;
                             int64_t o = (pl * OH + oh) * OW + ow;
-                            float got = val(y)[o], want = p[best];
+                            float got = val(y)[o], want = v[best];
                             if (!(got == want || (got != got && want != want))) { bad++; at_bad = o; }
                             dy[o] = (float)(o % 7 + 1);
-                            want_dx[pl * H * W + best] += dy[o];
+                            /* d(x + x) = 2; the ReLU passes the gradient where its input is positive */
+                            if (!relu) want_dx[pl * H * W + idx[best]] += dy[o];
+                            else if (v[best] > 0) want_dx[pl * H * W + idx[best]] += 2 * dy[o];
                         }
-                T_CHECKF(bad == 0, "H %lld W %lld nan %d: %lld outputs differ (e.g. #%lld)", (long long)H, (long long)W, with_nan, (long long)bad, (long long)at_bad);
+                T_CHECKF(bad == 0, "H %lld W %lld nan %d relu %d: %lld outputs differ (e.g. #%lld)", (long long)H, (long long)W, with_nan, relu,
+                         (long long)bad, (long long)at_bad);
                 if (!with_nan) { /* the argmax, through the backward pass */
                     set_dy(y, t, dy, NULL);
                     T_OK(nnc_graph_backward(g));
@@ -351,7 +364,7 @@ static void test_maxpool(void) {
                 free(dy);
                 nnc_graph_free(g);
             }
-        }
+            }
     }
     T_CASE("maxpool2d ties: the first maximum in row-major order, not column-major") {
         /* window {0, 5; 5, 0}: (0,1) comes before (1,0) */

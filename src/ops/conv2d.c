@@ -342,8 +342,13 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex) {
             double s = 0;
             for (int64_t i = 0; i < g.N; i++) {
                 const float *d = dy + i * ys + k * P;
+                float lane[16] = {0}; /* 16 independent sums: they vectorize */
+                int64_t p = 0;
+                for (; p + 16 <= P; p += 16)
+                    for (int j = 0; j < 16; j++) lane[j] += d[p + j];
                 float part = 0;
-                for (int64_t p = 0; p < P; p++) part += d[p];
+                for (; p < P; p++) part += d[p];
+                for (int j = 0; j < 16; j++) part += lane[j];
                 s += part;
             }
             db[k] = acc ? db[k] + (float)s : (float)s;

@@ -156,9 +156,44 @@ static void pool2x2_tile(const float *r0, const float *r1, int32_t col0, int32_t
     if (a) memcpy(a, &id, (size_t)nv * sizeof(int32_t));
 }
 
+/* m, id = v, at when v > m or v is NaN, with masks instead of branches:
+ * on raw activations (a fused ReLU) the outcome is a coin flip. */
+static inline void take_max(float v, int32_t at, float *m, int32_t *id) {
+    uint32_t t = 0u - (uint32_t)((v > *m) | (v != v)), vb, mb;
+    memcpy(&vb, &v, sizeof vb);
+    memcpy(&mb, m, sizeof mb);
+    mb = (vb & t) | (mb & ~t);
+    memcpy(m, &mb, sizeof mb);
+    *id = (int32_t)(((uint32_t)at & t) | ((uint32_t)*id & ~t));
+}
+
+/* A plane with rows too narrow for a tile (LeNet's 10x10 -> 5x5): the top
+ * and bottom rows of every window row, side by side in two buffers, make
+ * one long row pair for the vector tiles; the argmax is then mapped back
+ * from the buffers' columns to the plane's. */
+#define NARROW_MAX 512
+static void narrow_plane_2x2s2(const nnc_pool_geom *g, const float *xp, float *yp, int32_t *ap) {
+    const int64_t OW = g->OW, P = g->OH * OW, row = 2 * OW, len = (P + 15) / 16 * 32;
+    float top[2 * NARROW_MAX + 32], bot[2 * NARROW_MAX + 32];
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        memcpy(top + oh * row, xp + 2 * oh * g->W, (size_t)row * sizeof(float));
+        memcpy(bot + oh * row, xp + (2 * oh + 1) * g->W, (size_t)row * sizeof(float));
+    }
+    for (int64_t i = 2 * P; i < len; i++) top[i] = bot[i] = 0.0f; /* lanes never stored */
+    for (int64_t o0 = 0; o0 < P; o0 += 16)
+        pool2x2_tile(top + 2 * o0, bot + 2 * o0, (int32_t)(2 * o0), (int32_t)g->W, P - o0 < 16 ? P - o0 : 16, yp + o0,
+                     ap ? ap + o0 : NULL);
+    if (ap) /* buffer column 2 oh OW + c is plane column 2 oh W + c (the bottom row: + W in both) */
+        for (int64_t o = 0; o < P; o++) ap[o] += (int32_t)(2 * (o / OW) * (g->W - OW));
+}
+
 /* One plane; `readable` floats can be read from xp on (the rest of the
  * tensor), so the vector tiles stay inside it and the last ones go scalar. */
 static void maxpool_plane_2x2s2(const nnc_pool_geom *g, const float *xp, int64_t readable, float *yp, int32_t *ap) {
+    if (g->OW < 8 && g->OH * g->OW <= NARROW_MAX) { /* narrow rows: the tiles run over all rows at once */
+        narrow_plane_2x2s2(g, xp, yp, ap);
+        return;
+    }
     for (int64_t oh = 0; oh < g->OH; oh++) {
         const float *r0 = xp + 2 * oh * g->W, *r1 = r0 + g->W;
         int32_t i0 = (int32_t)(2 * oh * g->W), i1 = i0 + (int32_t)g->W;
@@ -177,11 +212,7 @@ static void maxpool_plane_2x2s2(const nnc_pool_geom *g, const float *xp, int64_t
             int32_t at[4] = {i0 + (int32_t)(2 * ow), i0 + (int32_t)(2 * ow) + 1, i1 + (int32_t)(2 * ow), i1 + (int32_t)(2 * ow) + 1};
             float m = v[0];
             int32_t id = at[0];
-            for (int k = 1; k < 4; k++) {
-                int take = (v[k] > m) | (v[k] != v[k]);
-                m = take ? v[k] : m;
-                id = take ? at[k] : id;
-            }
+            for (int k = 1; k < 4; k++) take_max(v[k], at[k], &m, &id);
             yp[oh * g->OW + ow] = m;
             if (ap) ap[oh * g->OW + ow] = id;
         }
@@ -191,15 +222,13 @@ static void maxpool_plane_2x2s2(const nnc_pool_geom *g, const float *xp, int64_t
 /* A fused ReLU (NNC_NODE_RELU_IN: the graph's ReLU before this pooling was
  * elided): max(0, max(window)) = max(window of ReLU'd values), so the ReLU
  * is applied to the pooled plane; an output it zeroes gets no gradient
- * (argmax -1). A window holding NaN gives 0 here (NaN, then the ReLU), where
+ * (its argmax gets the sign bit). A window holding NaN gives 0 here (NaN, then the ReLU), where
  * the unfused pair gives the window's largest number (the ReLU first maps
  * NaN to 0). */
 static void relu_plane(float *y, int32_t *a, int64_t P) {
-    for (int64_t i = 0; i < P; i++)
-        if (!(y[i] > 0)) {
-            y[i] = 0;
-            if (a) a[i] = -1;
-        }
+    if (a)
+        for (int64_t i = 0; i < P; i++) a[i] = y[i] > 0 ? a[i] : (int32_t)((uint32_t)a[i] | 0x80000000u);
+    for (int64_t i = 0; i < P; i++) y[i] = y[i] > 0 ? y[i] : 0.0f;
 }
 
 static void maxpool_forward(nnc_node *n, const nnc_exec *ex) {
@@ -249,8 +278,10 @@ static void maxpool_backward(nnc_node *n, const nnc_exec *ex) {
         const float *dyp = dY + pl * P;
         const int32_t *ap = A + pl * P;
         if (!acc) memset(dxp, 0, (size_t)HW * sizeof(float));
-        for (int64_t i = 0; i < P; i++)
-            if (ap[i] >= 0) dxp[ap[i]] += dyp[i]; /* -1: zeroed by a fused ReLU */
+        for (int64_t i = 0; i < P; i++) { /* sign bit: zeroed by a fused ReLU (adds 0 there, no branch) */
+            int32_t a = ap[i];
+            dxp[a & 0x7fffffff] += a >= 0 ? dyp[i] : 0.0f;
+        }
     }
 }
 
