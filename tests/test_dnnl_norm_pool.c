@@ -94,7 +94,7 @@ static void check_bn(const bn_spec *s) {
                  s->fanout ? " fan-out (accumulate)" : "", training ? "training" : "inference");
         T_CASE(name) {
             /* oneDNN must really take these shapes, or the comparison proves nothing */
-            nnc_dnnl_bn *b = nnc_dnnl_bn_new(N, C, L, 1e-5f, s->gamma, s->beta, training, 0);
+            nnc_dnnl_bn *b = nnc_dnnl_bn_new(N, C, L, 1e-5f, s->gamma, s->beta, training, 0, 0);
             T_CHECKF(nnc_dnnl_bn_ok(b), "oneDNN refused: forward '%s', backward '%s'", nnc_dnnl_bn_impl(b, 0), nnc_dnnl_bn_impl(b, 1));
             nnc_dnnl_bn_free(b);
             bn_result d, p;

@@ -9,6 +9,7 @@
  * and a blocked tensor read back with nnc_tensor_read_plain. */
 #include "testlib.h"
 #include "core/graph.h"
+#include "ops/op.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +252,46 @@ static void check_fusion(void) {
             t_close("inference logits", lg[0], lg[1], nl, 1e-6, 1e-7);
             free(lg[0]); free(lg[1]);
             nnc_model_free(m);
+        }
+    }
+    /* batch norm + ReLU: oneDNN's fused ReLU and mask on blocked tensors (ResNet-20),
+     * the plain kernels (DenseNet's 12-channel growth), and oneDNN on plain tensors */
+    const char *nets[3][3] = {{"resnet20", NULL, NULL}, {"densenet-bc", "depth=16,growth=12", NULL}, {"resnet20", NULL, "1"}};
+    for (int v = 0; v < 3; v++) {
+        char title[200];
+        snprintf(title, sizeof title, "%s%s: batch norm + ReLU fused equals unfused (loss, gradients, weights after 2 steps)", nets[v][0],
+                 nets[v][2] ? " (oneDNN BN on plain tensors)" : "");
+        T_CASE(title) {
+            run_result r[2];
+            if (nets[v][2]) { setenv("NNC_DNNL_BN", "1", 1); setenv("NNC_LAYOUT", "plain", 1); }
+            for (int k = 0; k < 2; k++) {
+                if (k) setenv("NNC_FUSE", "0", 1);
+                r[k] = run_model(nets[v][0], nets[v][1], 0, 4);
+                unsetenv("NNC_FUSE");
+            }
+            unsetenv("NNC_DNNL_BN");
+            unsetenv("NNC_LAYOUT");
+            T_CHECKF(fabsf(r[0].loss0 - r[1].loss0) <= 1e-5f * fabsf(r[1].loss0), "loss %.8g vs %.8g", r[0].loss0, r[1].loss0);
+            T_CHECKF(fabsf(r[0].loss2 - r[1].loss2) <= 1e-4f * fabsf(r[1].loss2), "after 2 steps %.8g vs %.8g", r[0].loss2, r[1].loss2);
+            if (r[0].grad && r[1].grad && r[0].n == r[1].n) t_close("gradients", r[0].grad, r[1].grad, r[0].n, 1e-3, 1e-6);
+            if (r[0].param && r[1].param && r[0].n == r[1].n) t_close("weights", r[0].param, r[1].param, r[0].n, 1e-4, 1e-6);
+            for (int k = 0; k < 2; k++) { free(r[k].grad); free(r[k].param); }
+            nnc_model *m = NULL;
+            nnc_model_opts mo = {0};
+            mo.dropout = -1;
+            mo.options = nets[v][1];
+            T_OK(nnc_model_build(nets[v][0], &mo, &m));
+            if (m) {
+                T_OK(nnc_graph_compile(m->g, 4, 1));
+                int fused = 0, elided = 0, relus = 0;
+                for (int i = 0; i < m->g->n_nodes; i++) {
+                    fused += (m->g->nodes[i]->flags & NNC_NODE_RELU_OUT) != 0;
+                    elided += (m->g->nodes[i]->flags & NNC_NODE_ELIDED) != 0;
+                    relus += m->g->nodes[i]->op == NNC_OP_RELU;
+                }
+                T_CHECKF(fused > 0 && fused == elided && elided <= relus, "%d batch norms fused, %d of %d ReLUs elided", fused, elided, relus);
+                nnc_model_free(m);
+            }
         }
     }
     T_CASE("ReLU fusion: not when the ReLU is an output, when its input feeds another op, or when it feeds more than the pooling") {

@@ -64,13 +64,15 @@ static uint32_t op_layouts(const nnc_node *n) {
     return n->op >= 0 && nnc_ops[n->op].layouts ? nnc_ops[n->op].layouts(n) : 0;
 }
 
-/* ---- ReLU fusion: a ReLU whose only consumer is an op that commutes with
- * it (NNC_FUSES_RELU_IN: max pooling) and whose input feeds nothing else is
- * elided; the consumer pools the values before the ReLU and applies it to
- * its (smaller) output, and backward writes straight into the gradient of
- * the ReLU's input. Two passes over the large tensor (forward and backward)
- * disappear. The elided node's tensor and gradient share its input's
- * memory (plan.c). */
+/* ---- ReLU fusion: a ReLU whose input feeds nothing else is elided when
+ *  - its only consumer commutes with it (NNC_FUSES_RELU_IN: max pooling):
+ *    the consumer pools the values before the ReLU and applies it to its
+ *    (smaller) output, and its backward writes straight into the gradient
+ *    of the ReLU's input; or else
+ *  - its producer can apply it (NNC_FUSES_RELU_OUT: batch norm): the
+ *    producer writes max(0, .) and its backward applies the derivative.
+ * Two passes over the tensor (forward and backward) disappear. The elided
+ * node's tensor and gradient share its input's memory (plan.c). */
 static const nnc_node *only_consumer(const nnc_plan *p, const nnc_node *n) {
     if (n->n_consumers != 1) return NULL;
     for (int k = n->order + 1; k < p->n_order; k++) {
@@ -82,19 +84,23 @@ static const nnc_node *only_consumer(const nnc_plan *p, const nnc_node *n) {
 }
 
 static void fuse_relus(nnc_graph *g, nnc_plan *p) {
-    for (int k = 0; k < p->n_order; k++) p->order[k]->flags &= ~(uint32_t)(NNC_NODE_ELIDED | NNC_NODE_RELU_IN);
+    for (int k = 0; k < p->n_order; k++) p->order[k]->flags &= ~(uint32_t)(NNC_NODE_ELIDED | NNC_NODE_RELU_IN | NNC_NODE_RELU_OUT);
     if (p->no_fuse) return;
     const uint32_t visible = NNC_NODE_OUTPUT | NNC_NODE_LOSS | NNC_NODE_INPUT | NNC_NODE_PARAM | NNC_NODE_STATE;
     for (int k = 0; k < p->n_order; k++) {
         nnc_node *r = p->order[k];
         if (r->op != NNC_OP_RELU || (r->flags & visible)) continue;
         nnc_node *x = r->in[0];
-        nnc_node *m = (nnc_node *)only_consumer(p, r);
-        if (!m || m->in[0] != r || !(nnc_ops[m->op].fuses & NNC_FUSES_RELU_IN) || m->n_in != 1) continue;
         if (x->op < 0 || (x->flags & visible) || only_consumer(p, x) != r || (x->flags & NNC_NODE_ELIDED)) continue;
         if (x->out.layout != r->out.layout || x->out.dtype != NNC_F32) continue;
-        r->flags |= NNC_NODE_ELIDED;
-        m->flags |= NNC_NODE_RELU_IN;
+        nnc_node *m = (nnc_node *)only_consumer(p, r);
+        if (m && m->in[0] == r && m->n_in == 1 && (nnc_ops[m->op].fuses & NNC_FUSES_RELU_IN)) {
+            r->flags |= NNC_NODE_ELIDED;
+            m->flags |= NNC_NODE_RELU_IN;
+        } else if ((nnc_ops[x->op].fuses & NNC_FUSES_RELU_OUT) && !(x->flags & NNC_NODE_RELU_OUT)) {
+            r->flags |= NNC_NODE_ELIDED;
+            x->flags |= NNC_NODE_RELU_OUT;
+        }
     }
     (void)g;
 }

@@ -29,8 +29,10 @@ enum {
                                       share the memory of its input's */
     NNC_NODE_RELU_IN = 1u << 10,   /* this op applies the elided ReLU between it and its input 0 (the
                                       ReLU commutes with the op: max pooling) */
+    NNC_NODE_RELU_OUT = 1u << 11,  /* this op applies the elided ReLU that follows it to its output
+                                      (batch norm); its backward applies the ReLU's derivative */
 };
-#define NNC_NODE_PLAN_FLAGS (NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD | NNC_NODE_ELIDED | NNC_NODE_RELU_IN)
+#define NNC_NODE_PLAN_FLAGS (NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD | NNC_NODE_ELIDED | NNC_NODE_RELU_IN | NNC_NODE_RELU_OUT)
 
 /* What an op's backward reads besides the output gradient: bit i = input i,
  * NNC_READS_OUT = its own output. The planner frees everything else after

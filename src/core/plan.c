@@ -108,6 +108,7 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
         if (n->flags & (NNC_NODE_PARAM | NNC_NODE_STATE | NNC_NODE_ELIDED)) continue;
         int bwd_k = 2 * M - k, runs_bwd = p->training && nnc_needs_grad(n) && n->op >= 0;
         uint32_t reads = n->op >= 0 ? nnc_ops[n->op].bwd_reads : 0;
+        if (n->flags & NNC_NODE_RELU_OUT) reads |= NNC_READS_OUT; /* the fused ReLU's derivative */
         int seeded = p->training && ((n->flags & NNC_NODE_LOSS) || (p->seed_outputs && (n->flags & NNC_NODE_OUTPUT)));
         /* output */
         buf *o = &b[nb++];

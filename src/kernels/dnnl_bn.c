@@ -12,12 +12,13 @@
 #include <string.h>
 
 /* memory objects, one per argument, bound to the caller's buffers per call */
-enum { M_SRC, M_DST, M_MEAN, M_VAR, M_SCALE, M_SHIFT, M_DDST, M_DSRC, M_DSCALE, M_DSHIFT, M_COUNT };
+enum { M_SRC, M_DST, M_MEAN, M_VAR, M_SCALE, M_SHIFT, M_DDST, M_DSRC, M_DSCALE, M_DSHIFT, M_MASK, M_COUNT };
 
 struct nnc_dnnl_bn {
     int64_t N, C, L;
     float eps;
-    int scale, shift, training, blocked, threads, ok;
+    int scale, shift, training, blocked, relu, threads, ok;
+    size_t mask_bytes; /* oneDNN's workspace of the fused ReLU (training) */
     dnnl_stream_t stream;
     nnc_dnnl_prim fwd, bwd;
     dnnl_memory_t m[M_COUNT];
@@ -31,6 +32,7 @@ static int build(nnc_dnnl_bn *b) {
         return 0;
     unsigned flags = (b->scale ? dnnl_use_scale : 0) | (b->shift ? dnnl_use_shift : 0);
     if (!b->training) flags |= dnnl_use_global_stats;
+    if (b->relu) flags |= dnnl_fuse_norm_relu;
     dnnl_batch_normalization_desc_t d;
     if (dnnl_batch_normalization_forward_desc_init(&d, b->training ? dnnl_forward_training : dnnl_forward_inference, &data, b->eps,
                                                    flags) != dnnl_success)
@@ -45,12 +47,15 @@ static int build(nnc_dnnl_bn *b) {
              (bpd = nnc_dnnl_pd(&d, fpd)) != NULL && nnc_dnnl_prim_make(&b->bwd, bpd) && nnc_dnnl_prim_fast(&b->bwd);
         if (bpd) dnnl_primitive_desc_destroy(bpd);
     }
+    const dnnl_memory_desc_t *wmd = ok && b->relu && b->training ? dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0) : NULL;
+    b->mask_bytes = wmd ? dnnl_memory_desc_get_size(wmd) : 0;
+    if (ok && b->relu && b->training) ok = b->mask_bytes > 0 && (b->m[M_MASK] = nnc_dnnl_mem(wmd)) != NULL;
     dnnl_primitive_desc_destroy(fpd);
-    for (int i = 0; i < M_COUNT && ok; i++) ok = (b->m[i] = nnc_dnnl_mem(i < M_MEAN || i == M_DDST || i == M_DSRC ? &data : &stat)) != NULL;
+    for (int i = 0; i < M_MASK && ok; i++) ok = (b->m[i] = nnc_dnnl_mem(i < M_MEAN || i == M_DDST || i == M_DSRC ? &data : &stat)) != NULL;
     return ok && dnnl_stream_create(&b->stream, nnc_dnnl_engine(), dnnl_stream_default_flags) == dnnl_success;
 }
 
-nnc_dnnl_bn *nnc_dnnl_bn_new(int64_t N, int64_t C, int64_t L, float eps, int scale, int shift, int training, int blocked) {
+nnc_dnnl_bn *nnc_dnnl_bn_new(int64_t N, int64_t C, int64_t L, float eps, int scale, int shift, int training, int blocked, int relu) {
     nnc_dnnl_bn *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     b->N = N; b->C = C; b->L = L;
@@ -59,6 +64,7 @@ nnc_dnnl_bn *nnc_dnnl_bn_new(int64_t N, int64_t C, int64_t L, float eps, int sca
     b->shift = shift != 0;
     b->training = training != 0;
     b->blocked = blocked != 0 && C % 16 == 0;
+    b->relu = relu != 0;
     b->threads = omp_get_max_threads(); /* oneDNN sizes scratchpads and splits work for this count */
     b->ok = nnc_dnnl_engine() && build(b);
     return b;
@@ -75,10 +81,11 @@ void nnc_dnnl_bn_free(nnc_dnnl_bn *b) {
 }
 
 int nnc_dnnl_bn_ok(const nnc_dnnl_bn *b) { return b && b->ok; }
+size_t nnc_dnnl_bn_relu_mask_bytes(const nnc_dnnl_bn *b) { return b ? b->mask_bytes : 0; }
 
 int nnc_dnnl_bn_matches(const nnc_dnnl_bn *b, int64_t N, int64_t C, int64_t L, float eps, int scale, int shift, int training,
-                        int blocked) {
-    return b && b->blocked == (blocked != 0) && b->N == N && b->C == C && b->L == L && b->eps == eps && b->scale == (scale != 0) && b->shift == (shift != 0) &&
+                        int blocked, int relu) {
+    return b && b->blocked == (blocked != 0) && b->relu == (relu != 0) && b->N == N && b->C == C && b->L == L && b->eps == eps && b->scale == (scale != 0) && b->shift == (shift != 0) &&
            b->training == (training != 0) && b->threads == omp_get_max_threads();
 }
 
@@ -115,8 +122,8 @@ static void arg(nnc_dnnl_bn *b, dnnl_exec_arg_t *a, int *n, int dnnl_arg, int i,
 }
 
 nnc_status nnc_dnnl_bn_forward(nnc_dnnl_bn *b, const float *x, const float *gamma, const float *beta, float *mean, float *var,
-                               float *y, void *ws) {
-    dnnl_exec_arg_t a[8];
+                               float *y, void *mask, void *ws) {
+    dnnl_exec_arg_t a[9];
     int n = 0;
     arg(b, a, &n, DNNL_ARG_SRC, M_SRC, x);
     arg(b, a, &n, DNNL_ARG_DST, M_DST, y);
@@ -124,26 +131,28 @@ nnc_status nnc_dnnl_bn_forward(nnc_dnnl_bn *b, const float *x, const float *gamm
     arg(b, a, &n, DNNL_ARG_VARIANCE, M_VAR, var);
     if (b->scale) arg(b, a, &n, DNNL_ARG_SCALE, M_SCALE, gamma);
     if (b->shift) arg(b, a, &n, DNNL_ARG_SHIFT, M_SHIFT, beta);
+    if (b->mask_bytes) arg(b, a, &n, DNNL_ARG_WORKSPACE, M_MASK, mask);
     dnnl_status_t st = nnc_dnnl_run(&b->fwd, b->stream, n, a, ws);
     return st == dnnl_success ? NNC_OK : failed(b, "forward", b->fwd.impl, st);
 }
 
 nnc_status nnc_dnnl_bn_backward(nnc_dnnl_bn *b, const float *x, const float *gamma, const float *beta, const float *mean, const float *var,
-                                const float *dy, float *dx, int acc_x, float *dgamma, int acc_g, float *dbeta, int acc_b,
-                                void *ws) {
+                                const void *mask, const float *dy, float *dx, int acc_x, float *dgamma, int acc_g, float *dbeta,
+                                int acc_b, void *ws) {
     if (!b->training) return nnc_error(NNC_ERR_STATE, "batchnorm: oneDNN primitives were made for inference, not for backward");
     int direct = dx && !acc_x;
     bwd_layout L = backward_layout(b, direct);
     char *w = ws;
     float *dxo = direct ? dx : (float *)(w + L.dx);
     float *dgo = dgamma && !acc_g ? dgamma : (float *)(w + L.dg), *dbo = dbeta && !acc_b ? dbeta : (float *)(w + L.db);
-    dnnl_exec_arg_t a[10]; /* at most 9 */
+    dnnl_exec_arg_t a[11]; /* at most 10 */
     int n = 0;
     arg(b, a, &n, DNNL_ARG_SRC, M_SRC, x);
     arg(b, a, &n, DNNL_ARG_MEAN, M_MEAN, mean);
     arg(b, a, &n, DNNL_ARG_VARIANCE, M_VAR, var);
     arg(b, a, &n, DNNL_ARG_DIFF_DST, M_DDST, dy);
     arg(b, a, &n, DNNL_ARG_DIFF_SRC, M_DSRC, dxo);
+    if (b->mask_bytes) arg(b, a, &n, DNNL_ARG_WORKSPACE, M_MASK, mask);
     if (b->scale) {
         arg(b, a, &n, DNNL_ARG_SCALE, M_SCALE, gamma);
         arg(b, a, &n, DNNL_ARG_DIFF_SCALE, M_DSCALE, dgo);

@@ -27,12 +27,16 @@ typedef struct nnc_dnnl_bn nnc_dnnl_bn;
  * with given (running) statistics. NULL only when out of memory; shapes
  * oneDNN covers only with reference code give an object nnc_dnnl_bn_ok()
  * rejects. */
-nnc_dnnl_bn *nnc_dnnl_bn_new(int64_t N, int64_t C, int64_t L, float eps, int scale, int shift, int training, int blocked);
+nnc_dnnl_bn *nnc_dnnl_bn_new(int64_t N, int64_t C, int64_t L, float eps, int scale, int shift, int training, int blocked, int relu);
 void nnc_dnnl_bn_free(nnc_dnnl_bn *b);
 int nnc_dnnl_bn_ok(const nnc_dnnl_bn *b);
 /* 1 when b was made for these arguments and the current thread count. */
 int nnc_dnnl_bn_matches(const nnc_dnnl_bn *b, int64_t N, int64_t C, int64_t L, float eps, int scale, int shift, int training,
-                        int blocked);
+                        int blocked, int relu);
+/* relu: y = max(0, BN(x)) (oneDNN's fused ReLU); in training the forward
+ * writes a mask (nnc_dnnl_bn_relu_mask_bytes) that backward reads to apply
+ * the ReLU's derivative to dy. */
+size_t nnc_dnnl_bn_relu_mask_bytes(const nnc_dnnl_bn *b);
 /* Implementation names (pass 0 forward, 1 backward; "" when absent). */
 const char *nnc_dnnl_bn_impl(const nnc_dnnl_bn *b, int pass);
 
@@ -45,11 +49,11 @@ size_t nnc_dnnl_bn_ws_backward(const nnc_dnnl_bn *b, int direct_dx);
  * without). Training: mean and var [C] are written (batch mean, biased
  * variance); inference: they are read (running statistics). */
 nnc_status nnc_dnnl_bn_forward(nnc_dnnl_bn *b, const float *x, const float *gamma, const float *beta, float *mean, float *var,
-                               float *y, void *ws);
+                               float *y, void *mask, void *ws);
 /* Training objects only, with forward's mean and var (beta is not used, but
  * oneDNN wants it bound). NULL gradients are not wanted; acc_* = add to them
  * instead of overwriting. */
 nnc_status nnc_dnnl_bn_backward(nnc_dnnl_bn *b, const float *x, const float *gamma, const float *beta, const float *mean, const float *var,
-                                const float *dy, float *dx, int acc_x, float *dgamma, int acc_g, float *dbeta, int acc_b,
-                                void *ws);
+                                const void *mask, const float *dy, float *dx, int acc_x, float *dgamma, int acc_g, float *dbeta,
+                                int acc_b, void *ws);
 #endif

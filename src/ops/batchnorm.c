@@ -58,11 +58,23 @@ static nnc_status bn_infer(nnc_node *n) {
     return NNC_OK;
 }
 
-/* mean, rstd and biased variance per channel ([3C]), kept for backward:
- * either backward path can follow either forward path */
-static size_t bn_saved(const nnc_node *n, int training) {
-    return training ? 3 * (size_t)n->in[0]->out.shape[1] * sizeof(float) : 0;
+static int fused_relu(const nnc_node *n) { return (n->flags & NNC_NODE_RELU_OUT) != 0; }
+static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training);
+
+/* Saved for backward: mean, rstd and biased variance per channel ([3C]);
+ * with a fused ReLU on oneDNN, then a marker (1: forward wrote the mask) and
+ * oneDNN's ReLU mask. Either backward path can follow either forward path
+ * (the plain one masks dy by the output's sign). */
+static size_t mask_at(const nnc_node *n) { return (3 * (size_t)n->in[0]->out.shape[1] * sizeof(float) + 63) / 64 * 64; }
+static size_t bn_saved(const nnc_node *cn, int training) {
+    if (!training) return 0;
+    nnc_node *n = (nnc_node *)cn;
+    nnc_dnnl_bn *b = fused_relu(n) ? dnnl_for(n, 1) : NULL;
+    size_t m = nnc_dnnl_bn_relu_mask_bytes(b);
+    return m ? mask_at(n) + 64 + m : 3 * (size_t)n->in[0]->out.shape[1] * sizeof(float);
 }
+static int *mask_marker(const nnc_node *n) { return (int *)((char *)n->saved + mask_at(n)); }
+static void *mask_of(const nnc_node *n) { return (char *)n->saved + mask_at(n) + 64; }
 
 typedef struct { int64_t N, C, L; } bn_dims;
 static bn_dims dims_of(const nnc_tensor *x) {
@@ -113,7 +125,7 @@ static int dnnl_wanted(void) {
 }
 
 static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training) {
-    int blocked = nnc_is_blocked(&n->in[0]->out);
+    int blocked = nnc_is_blocked(&n->in[0]->out), relu = fused_relu(n);
     if (!blocked && !dnnl_wanted()) return NULL;
     const bn_attrs *a = NNC_ATTRS(n, bn_attrs);
     bn_dims D = dims_of(&n->in[0]->out);
@@ -122,9 +134,9 @@ static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training) {
     nnc_plan_cache *c = nnc_plan_cache_get(n, free_bn);
     if (!c) return NULL;
     for (int i = 0; i < c->n; i++)
-        if (nnc_dnnl_bn_matches(c->e[i], D.N, D.C, D.L, a->eps, sc, sh, training, blocked))
+        if (nnc_dnnl_bn_matches(c->e[i], D.N, D.C, D.L, a->eps, sc, sh, training, blocked, relu))
             return nnc_dnnl_bn_ok(c->e[i]) ? c->e[i] : NULL;
-    nnc_dnnl_bn *e = nnc_dnnl_bn_new(D.N, D.C, D.L, a->eps, sc, sh, training, blocked);
+    nnc_dnnl_bn *e = nnc_dnnl_bn_new(D.N, D.C, D.L, a->eps, sc, sh, training, blocked, relu);
     if (!e) return NULL;
     nnc_plan_cache_add(c, e);
     return nnc_dnnl_bn_ok(e) ? e : NULL;
@@ -133,6 +145,8 @@ static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training) {
 /* Inside a chain of oneDNN ops (4-D, C a multiple of 16: the compiler
  * checks that), x, y and their gradients may be blocked; oneDNN's jit
  * kernels then run them in place of the plain kernels below. */
+/* A ReLU after it (the only reader of its output) is fused: the output is
+ * max(0, BN(x)) and backward applies the ReLU's derivative first. */
 static uint32_t bn_layouts(const nnc_node *n) {
     if (n->in[0]->out.ndim != 4 || nnc_dnnl_disabled()) return 0;
     return NNC_BLOCKS_IN(0) | NNC_BLOCKS_OUT | NNC_BLOCKS_TIED;
@@ -171,16 +185,18 @@ static void bn_forward_dnnl(nnc_node *n, const nnc_exec *ex, nnc_dnnl_bn *b) {
     float *rm = n->in[a->rmean]->out.data, *rv = n->in[a->rvar]->out.data, *saved = n->saved;
     nnc_status s;
     if (!ex->training) {
-        s = nnc_dnnl_bn_forward(b, n->in[0]->out.data, gamma, beta, rm, rv, n->out.data, ex->ws);
+        s = nnc_dnnl_bn_forward(b, n->in[0]->out.data, gamma, beta, rm, rv, n->out.data, NULL, ex->ws);
         if (s && ex->fault) *ex->fault = s;
         return;
     }
     float *mean = saved, *rstd = saved + C, *var = saved + 2 * C;
-    s = nnc_dnnl_bn_forward(b, n->in[0]->out.data, gamma, beta, mean, var, n->out.data, ex->ws);
+    int has_mask = nnc_dnnl_bn_relu_mask_bytes(b) != 0;
+    s = nnc_dnnl_bn_forward(b, n->in[0]->out.data, gamma, beta, mean, var, n->out.data, has_mask ? mask_of(n) : NULL, ex->ws);
     if (s) {
         if (ex->fault) *ex->fault = s;
         return;
     }
+    if (has_mask) *mask_marker(n) = 1;
     const double mom = a->momentum;
     for (int64_t c = 0; c < C; c++) {
         rstd[c] = (float)(1.0 / sqrt((double)var[c] + a->eps));
@@ -218,6 +234,8 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
         blocked_fault(n, ex);
         return;
     }
+    const int relu = fused_relu(n);
+    if (training && saved && b && nnc_dnnl_bn_relu_mask_bytes(b)) *mask_marker(n) = 0;
 #pragma omp parallel for schedule(static) if (M * C > 32768)
     for (int64_t c = 0; c < C; c++) {
         double mean, rstd;
@@ -239,7 +257,13 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
         for (int64_t i = 0; i < N; i++) {
             const float *xc = X + (i * C + c) * L;
             float *yc = Y + (i * C + c) * L;
-            for (int64_t l = 0; l < L; l++) yc[l] = (xc[l] - fm) * sc + sh;
+            if (relu)
+                for (int64_t l = 0; l < L; l++) {
+                    float v = (xc[l] - fm) * sc + sh;
+                    yc[l] = v > 0 ? v : 0.0f;
+                }
+            else
+                for (int64_t l = 0; l < L; l++) yc[l] = (xc[l] - fm) * sc + sh;
         }
     }
     if (training && a->nbt >= 0) ((int64_t *)n->in[a->nbt]->out.data)[0] += 1;
@@ -259,15 +283,25 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
     /* statistics of this forward (batch) or frozen ones (running) */
     int batch_stats = ex->training && saved;
     nnc_dnnl_bn *b = batch_stats && (dX || dG || dB) ? dnnl_for(n, 1) : NULL;
+    const int relu = fused_relu(n);
+    if (b && relu && !(nnc_dnnl_bn_relu_mask_bytes(b) && *mask_marker(n))) b = NULL; /* no mask from forward */
     if (b && nnc_dnnl_bn_ws_backward(b, dX && !acc_x) <= ex->ws_bytes) {
         const float *beta = a->beta >= 0 ? n->in[a->beta]->out.data : NULL;
-        nnc_status s = nnc_dnnl_bn_backward(b, X, gamma, beta, saved, saved + 2 * C, dY, dX, acc_x, dG, acc_g, dB, acc_b, ex->ws);
+        nnc_status s = nnc_dnnl_bn_backward(b, X, gamma, beta, saved, saved + 2 * C, relu ? mask_of(n) : NULL, dY, dX, acc_x, dG, acc_g,
+                                            dB, acc_b, ex->ws);
         if (s && ex->fault) *ex->fault = s;
         return;
     }
     if (nnc_is_blocked(&n->in[0]->out)) {
         blocked_fault(n, ex);
         return;
+    }
+    if (relu) { /* the fused ReLU's derivative: dy where the output is positive (dy is this node's own) */
+        const float *Y = n->out.data;
+        float *dYm = n->grad.data;
+        const int64_t total = N * C * L;
+#pragma omp parallel for simd schedule(static) if (parallel: total > 65536)
+        for (int64_t i = 0; i < total; i++) dYm[i] = Y[i] > 0 ? dYm[i] : 0.0f;
     }
 #pragma omp parallel for schedule(static) if (M * C > 32768)
     for (int64_t c = 0; c < C; c++) {
@@ -383,4 +417,5 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_batchnorm = {"batchnorm", "batch normalization over axis 1 (PyTorch: momentum, unbiased running variance)",
                                       "weight, bias optional [C]; running_mean, running_var [C]; num_batches_tracked; eps, momentum",
                                       bn_infer, bn_forward, bn_backward, bn_workspace, bn_saved,
-                                      NNC_READS_IN(0), cases, (int)(sizeof cases / sizeof cases[0]), NULL, bn_layouts, 0};
+                                      NNC_READS_IN(0), cases, (int)(sizeof cases / sizeof cases[0]), NULL, bn_layouts,
+                                      NNC_FUSES_RELU_OUT};

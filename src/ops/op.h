@@ -61,10 +61,16 @@ typedef struct nnc_op_desc {
      * apply it to its output instead (max pooling); the compiler then elides
      * a ReLU that feeds only this op and sets NNC_NODE_RELU_IN on the node:
      * in[0]->out then holds the values before the ReLU, and backward writes
-     * the gradient of the ReLU's input. */
+     * the gradient of the ReLU's input. NNC_FUSES_RELU_OUT: the op can apply
+     * a ReLU to its own output; the compiler elides a ReLU that is the only
+     * reader of the op's output and sets NNC_NODE_RELU_OUT: out then holds
+     * the ReLU'd values (the ReLU's tensor shares it), grad is the gradient
+     * of the ReLU's output, and backward applies the ReLU's derivative (the
+     * planner keeps out for backward). */
     uint32_t fuses;
 } nnc_op_desc;
 #define NNC_FUSES_RELU_IN 1u
+#define NNC_FUSES_RELU_OUT 2u
 #define NNC_BLOCKS_IN(i) (1u << (i))
 #define NNC_BLOCKS_OUT (1u << 30)
 #define NNC_BLOCKS_TIED (1u << 31)
