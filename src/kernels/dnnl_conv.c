@@ -158,7 +158,7 @@ enum { FWD, BWD_DATA, BWD_WEIGHTS };
  * backward-weights; VGG's 512-channel 2x2 maps 1.2-1.8x slower (one tile,
  * mostly padding). Its scratchpad holds transformed weights and tiles (up to
  * 140 MB on VGG-11's 512-channel layers), so a pass takes Winograd only when
- * that stays under max(16 MB, the bytes of x and y): peak memory is part of
+ * that stays under max(48 MB, the bytes of x and y): peak memory is part of
  * the contract too. The results differ from direct convolution by rounding
  * only (tests/test_dnnl_conv.c). NNC_CONV_WINOGRAD=0 turns it off, =1 uses it
  * wherever oneDNN accepts it (experiments). */
@@ -171,7 +171,7 @@ static int use_winograd(const nnc_conv_geom *g, int which) {
 }
 static size_t winograd_scratch_cap(const nnc_conv_geom *g) {
     size_t xy = (size_t)(g->N * g->H * g->W * g->C + g->N * g->OH * g->OW * g->K) * sizeof(float);
-    size_t floor = (size_t)16 << 20;
+    size_t floor = (size_t)48 << 20;
     return xy > floor ? xy : floor;
 }
 
