@@ -402,7 +402,68 @@ out:
     nnc_graph_free(g[1]);
 }
 
+/* With 16 or more sequences on 2+ threads each thread runs the recurrence
+ * on its own rows; the result must equal the one-thread run (which steps
+ * through all rows together): outputs, final states, every gradient. */
+static void split_rows(nnc_rnn_cell cell) {
+    const int64_t N = 21, T = 5, I = 3, H = 6;
+    int64_t small = nnc_get_small_plan_macs();
+    nnc_set_small_plan_macs(0); /* a plan this small would run on one thread */
+    nnc_graph *g = nnc_graph_new();
+    nnc_graph_set_seed(g, 13);
+    nnc_node *x = nnc_input(g, "x", NNC_F32, 2, (int64_t[]){T, I});
+    nnc_input_requires_grad(x);
+    nnc_node *len = nnc_input(g, "len", NNC_I32, 0, NULL);
+    nnc_node *h0 = nnc_input(g, "h0", NNC_F32, 2, (int64_t[]){4, H});
+    nnc_input_requires_grad(h0);
+    nnc_node *c0 = cell == NNC_LSTM ? nnc_input(g, "c0", NNC_F32, 2, (int64_t[]){4, H}) : NULL;
+    if (c0) nnc_input_requires_grad(c0);
+    nnc_rnn_opts o = {.cell = cell, .hidden = H, .layers = 2, .bidirectional = 1, .lengths = len, .h0 = h0, .c0 = c0, .want_state = 1};
+    nnc_rnn_out r = nnc_rnn_layer(g, x, "rnn", &o);
+    nnc_node *t1 = nnc_input(g, "t1", NNC_F32, 2, (int64_t[]){T, 2 * H}), *t2 = nnc_input(g, "t2", NNC_F32, 2, (int64_t[]){4, H});
+    nnc_graph_loss(g, nnc_mse(g, r.y, t1, NNC_SUM), 1.0f);
+    nnc_graph_loss(g, nnc_mse(g, r.h_n, t2, NNC_SUM), 1.0f);
+    T_OK(nnc_graph_compile(g, N, 1));
+    nnc_set_small_plan_macs(small);
+    if (nnc_graph_status(g)) { nnc_graph_free(g); return; }
+    nnc_node *fill[5] = {x, h0, c0, t1, t2};
+    for (int k = 0; k < 5; k++) {
+        if (!fill[k]) continue;
+        nnc_tensor *t = nnc_node_value(fill[k]);
+        for (int64_t i = 0; i < nnc_tensor_numel(t); i++) ((float *)t->data)[i] = nnc_rand_normal(6, (uint64_t)k, (uint64_t)i);
+    }
+    int32_t *l = nnc_node_value(len)->data;
+    for (int64_t i = 0; i < N; i++) l[i] = (int32_t)(1 + (i * 3) % T);
+    int t0 = nnc_get_threads();
+    float *got[2] = {NULL, NULL}, loss[2] = {0, 0};
+    int64_t total = nnc_tensor_numel(nnc_node_value(r.y)) + nnc_tensor_numel(nnc_node_grad(x)) + nnc_tensor_numel(nnc_node_grad(h0));
+    for (int i = 0; i < g->n_params; i++) total += nnc_tensor_numel(nnc_node_grad(g->params[i]));
+    for (int run = 0; run < 2; run++) {
+        nnc_set_threads(run ? 1 : 2);
+        T_OK(nnc_graph_forward(g));
+        T_OK(nnc_graph_backward(g));
+        loss[run] = nnc_graph_loss_value(g);
+        float *p = got[run] = malloc((size_t)total * sizeof(float));
+        nnc_tensor *parts[3] = {nnc_node_value(r.y), nnc_node_grad(x), nnc_node_grad(h0)};
+        for (int k = 0; k < 3; k++) { memcpy(p, parts[k]->data, nnc_tensor_bytes(parts[k])); p += nnc_tensor_numel(parts[k]); }
+        for (int i = 0; i < g->n_params; i++) {
+            nnc_tensor *gt = nnc_node_grad(g->params[i]);
+            memcpy(p, gt->data, nnc_tensor_bytes(gt));
+            p += nnc_tensor_numel(gt);
+        }
+    }
+    nnc_set_threads(t0);
+    T_CHECKF(fabsf(loss[0] - loss[1]) <= 1e-5f * fabsf(loss[1]), "loss %.8g vs %.8g", loss[0], loss[1]);
+    t_close("outputs and gradients, 2 threads (rows split) vs 1", got[0], got[1], total, 1e-4, 1e-6);
+    free(got[0]);
+    free(got[1]);
+    nnc_graph_free(g);
+}
+
 int main(void) {
+    T_CASE("rnn tanh, 21 sequences: rows split over 2 threads == 1 thread") split_rows(NNC_RNN_TANH);
+    T_CASE("lstm, 21 sequences: rows split over 2 threads == 1 thread") split_rows(NNC_LSTM);
+    T_CASE("gru, 21 sequences: rows split over 2 threads == 1 thread") split_rows(NNC_GRU);
     T_CASE("rnn tanh by hand, 2 steps") hand_tanh();
     T_CASE("lstm by hand, 1 step") hand_lstm();
     T_CASE("truncated BPTT: windows carrying (h, c) = the whole sequence") tbptt_carry();

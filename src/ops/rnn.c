@@ -20,6 +20,7 @@
  * Saved (training): P holding the activated gates (RNN: h_t), Hprev (state
  * before each step), Cprev and the final c (LSTM), W_hn h + b_hn (GRU). */
 #include "ops/op.h"
+#include <omp.h>
 #include "kernels/gemm.h"
 #include "kernels/vmath.h"
 #include <math.h>
@@ -173,6 +174,65 @@ static int read_lengths(nnc_node *n, const nnc_exec *ex, const rnn_dims *d, int3
 
 static int64_t time_of(const rnn_attrs *a, const rnn_dims *d, int64_t k) { return a->reverse ? d->T - 1 - k : k; }
 
+/* One forward step of rows [i0, i1): save the state, add h W_hh^T, apply
+ * the cell. Q: the GRU's W_hh h + b_hh for these rows. threaded: the rows'
+ * loop may use the team (called outside a parallel region). */
+static void forward_step(const rnn_attrs *a, const rnn_dims *dp, const rnn_saved *sp, float *P, float *h, float *c, float *Q,
+                         const float *WhhT, const float *bhh, const int32_t *len, int64_t k, int64_t i0, int64_t i1, int threaded) {
+    const rnn_dims d = *dp;
+    const rnn_saved s = *sp;
+    const int64_t T = d.T, H = d.H, GH = d.G * d.H, R = i1 - i0;
+    const int64_t t = time_of(a, &d, k);
+    float *Pt = P + t * GH; /* row i at Pt + i*T*GH */
+    float *Hpt = s.Hp + t * H;
+    for (int64_t i = i0; i < i1; i++) memcpy(Hpt + i * T * H, h + i * H, (size_t)H * sizeof(float));
+    if (a->cell == RNN_LSTM)
+        for (int64_t i = i0; i < i1; i++) memcpy(s.Cp + (i * T + t) * H, c + i * H, (size_t)H * sizeof(float));
+    if (a->cell == RNN_GRU) {
+        if (bhh)
+            for (int64_t i = 0; i < R; i++) memcpy(Q + i * GH, bhh, (size_t)GH * sizeof(float));
+        nnc_sgemm('N', 'N', R, GH, H, 1.0f, h + i0 * H, H, WhhT, GH, bhh ? 1.0f : 0.0f, Q, GH);
+    } else {
+        nnc_sgemm('N', 'N', R, GH, H, 1.0f, h + i0 * H, H, WhhT, GH, 1.0f, Pt + i0 * T * GH, T * GH);
+    }
+#pragma omp parallel for schedule(static) if (threaded && R * GH > 32768)
+    for (int64_t i = i0; i < i1; i++) {
+        float *p = Pt + i * T * GH, *hi = h + i * H;
+        if (t >= len[i]) { /* padded step: the state carries over */
+            memset(p, 0, (size_t)GH * sizeof(float));
+            if (a->cell == RNN_GRU) memset(s.Qn + (i * T + t) * H, 0, (size_t)H * sizeof(float));
+            continue;
+        }
+        if (a->cell == RNN_TANH) {
+            #pragma omp simd
+            for (int64_t j = 0; j < H; j++) hi[j] = p[j] = nnc_vtanhf(p[j]);
+        } else if (a->cell == RNN_RELU) {
+            #pragma omp simd
+            for (int64_t j = 0; j < H; j++) hi[j] = p[j] = p[j] > 0 ? p[j] : 0.0f;
+        } else if (a->cell == RNN_LSTM) {
+            float *ci = c + i * H;
+            #pragma omp simd
+            for (int64_t j = 0; j < H; j++) {
+                const float ig = nnc_vsigmoidf(p[j]), fg = nnc_vsigmoidf(p[H + j]), gg = nnc_vtanhf(p[2 * H + j]), og = nnc_vsigmoidf(p[3 * H + j]);
+                p[j] = ig; p[H + j] = fg; p[2 * H + j] = gg; p[3 * H + j] = og;
+                ci[j] = fg * ci[j] + ig * gg;
+                hi[j] = og * nnc_vtanhf(ci[j]);
+            }
+        } else {
+            const float *q = Q + (i - i0) * GH;
+            float *qn = s.Qn + (i * T + t) * H;
+            #pragma omp simd
+            for (int64_t j = 0; j < H; j++) {
+                const float r = nnc_vsigmoidf(p[j] + q[j]), z = nnc_vsigmoidf(p[H + j] + q[H + j]);
+                qn[j] = q[2 * H + j];
+                const float nn = nnc_vtanhf(p[2 * H + j] + r * q[2 * H + j]);
+                p[j] = r; p[H + j] = z; p[2 * H + j] = nn;
+                hi[j] = (1.0f - z) * nn + z * hi[j];
+            }
+        }
+    }
+}
+
 static void rnn_forward(nnc_node *n, const nnc_exec *ex) {
     const rnn_attrs *a = NNC_ATTRS(n, rnn_attrs);
     const rnn_dims d = dims_of(n);
@@ -222,56 +282,20 @@ static void rnn_forward(nnc_node *n, const nnc_exec *ex) {
 #pragma omp parallel for schedule(static) if (GH * H > 65536)
     for (int64_t k = 0; k < H; k++)
         for (int64_t j = 0; j < GH; j++) WhhT[k * GH + j] = Whh[j * H + k];
-    for (int64_t k = 0; k < T; k++) {
-        const int64_t t = time_of(a, &d, k);
-        float *Pt = P + t * GH; /* row i at Pt + i*T*GH */
-        float *Hpt = Hp + t * H;
-        for (int64_t i = 0; i < N; i++) memcpy(Hpt + i * T * H, h + i * H, (size_t)H * sizeof(float));
-        if (a->cell == RNN_LSTM)
-            for (int64_t i = 0; i < N; i++) memcpy(s.Cp + (i * T + t) * H, c + i * H, (size_t)H * sizeof(float));
-        if (a->cell == RNN_GRU) {
-            if (bhh)
-                for (int64_t i = 0; i < N; i++) memcpy(Q + i * GH, bhh, (size_t)GH * sizeof(float));
-            nnc_sgemm('N', 'N', N, GH, H, 1.0f, h, H, WhhT, GH, bhh ? 1.0f : 0.0f, Q, GH);
-        } else {
-            nnc_sgemm('N', 'N', N, GH, H, 1.0f, h, H, WhhT, GH, 1.0f, Pt, T * GH);
+    /* The recurrence. With enough sequences, each thread runs the whole loop
+     * on its own rows (single-threaded GEMMs, no barrier per step); else the
+     * steps run one after another with threaded GEMMs. */
+    const int nt = omp_get_max_threads();
+    if (nt > 1 && N >= 8 * nt && !omp_in_parallel()) {
+#pragma omp parallel num_threads(nt)
+        {
+            const int64_t tid = omp_get_thread_num(), tn = omp_get_num_threads();
+            const int64_t i0 = N * tid / tn, i1 = N * (tid + 1) / tn;
+            float *Qw = Q + i0 * GH;
+            for (int64_t k = 0; k < T; k++) forward_step(a, &d, &s, P, h, c, Qw, WhhT, bhh, len, k, i0, i1, 0);
         }
-#pragma omp parallel for schedule(static) if (N * GH > 32768)
-        for (int64_t i = 0; i < N; i++) {
-            float *p = Pt + i * T * GH, *hi = h + i * H;
-            if (t >= len[i]) { /* padded step: the state carries over */
-                memset(p, 0, (size_t)GH * sizeof(float));
-                if (a->cell == RNN_GRU) memset(s.Qn + (i * T + t) * H, 0, (size_t)H * sizeof(float));
-                continue;
-            }
-            if (a->cell == RNN_TANH) {
-                #pragma omp simd
-                for (int64_t j = 0; j < H; j++) hi[j] = p[j] = nnc_vtanhf(p[j]);
-            } else if (a->cell == RNN_RELU) {
-                #pragma omp simd
-                for (int64_t j = 0; j < H; j++) hi[j] = p[j] = p[j] > 0 ? p[j] : 0.0f;
-            } else if (a->cell == RNN_LSTM) {
-                float *ci = c + i * H;
-                #pragma omp simd
-                for (int64_t j = 0; j < H; j++) {
-                    const float ig = nnc_vsigmoidf(p[j]), fg = nnc_vsigmoidf(p[H + j]), gg = nnc_vtanhf(p[2 * H + j]), og = nnc_vsigmoidf(p[3 * H + j]);
-                    p[j] = ig; p[H + j] = fg; p[2 * H + j] = gg; p[3 * H + j] = og;
-                    ci[j] = fg * ci[j] + ig * gg;
-                    hi[j] = og * nnc_vtanhf(ci[j]);
-                }
-            } else {
-                const float *q = Q + i * GH;
-                float *qn = s.Qn + (i * T + t) * H;
-                #pragma omp simd
-                for (int64_t j = 0; j < H; j++) {
-                    const float r = nnc_vsigmoidf(p[j] + q[j]), z = nnc_vsigmoidf(p[H + j] + q[H + j]);
-                    qn[j] = q[2 * H + j];
-                    const float nn = nnc_vtanhf(p[2 * H + j] + r * q[2 * H + j]);
-                    p[j] = r; p[H + j] = z; p[2 * H + j] = nn;
-                    hi[j] = (1.0f - z) * nn + z * hi[j];
-                }
-            }
-        }
+    } else {
+        for (int64_t k = 0; k < T; k++) forward_step(a, &d, &s, P, h, c, Q, WhhT, bhh, len, k, 0, N, 1);
     }
     if (s.cfin) memcpy(s.cfin, c, (size_t)(N * H) * sizeof(float));
 
@@ -299,6 +323,75 @@ static void rnn_forward(nnc_node *n, const nnc_exec *ex) {
     }
 }
 
+/* One backward step of rows [i0, i1): the cell's derivative into dP (and
+ * dQ), then dh for the earlier step = dh2 + dQ_t W_hh. Returns with dh and
+ * dh2 to be swapped by the caller. */
+static void backward_step(const rnn_attrs *a, const rnn_dims *dp, const rnn_saved *sp, const float *dY, int64_t TO, float *dP,
+                          float *dQ, float *dh, float *dh2, float *dc, const float *Whh, const int32_t *len, int64_t k, int64_t i0,
+                          int64_t i1, int threaded) {
+    const rnn_dims d = *dp;
+    const rnn_saved s = *sp;
+    const int64_t T = d.T, H = d.H, GH = d.G * d.H, R = i1 - i0;
+    const int64_t t = time_of(a, &d, k);
+#pragma omp parallel for schedule(static) if (threaded && R * GH > 32768)
+    for (int64_t i = i0; i < i1; i++) {
+        float *dpi = dP + (i * T + t) * GH, *dqi = dQ + (i * T + t) * GH;
+        float *dhi = dh + i * H, *dh2i = dh2 + i * H;
+        if (t >= len[i]) { /* padded: gradients pass through to the earlier state */
+            memset(dpi, 0, (size_t)GH * sizeof(float));
+            if (dqi != dpi) memset(dqi, 0, (size_t)GH * sizeof(float));
+            memcpy(dh2i, dhi, (size_t)H * sizeof(float));
+            continue;
+        }
+        if (a->emit & NNC_RNN_EMIT_SEQ) {
+            const float *dy = dY + (i * TO + t) * H;
+            #pragma omp simd
+            for (int64_t j = 0; j < H; j++) dhi[j] += dy[j];
+        }
+        const float *p = s.P + (i * T + t) * GH;
+        if (a->cell == RNN_TANH) {
+            #pragma omp simd
+            for (int64_t j = 0; j < H; j++) { dpi[j] = dhi[j] * (1.0f - p[j] * p[j]); dh2i[j] = 0; }
+        } else if (a->cell == RNN_RELU) {
+            #pragma omp simd
+            for (int64_t j = 0; j < H; j++) { dpi[j] = p[j] > 0 ? dhi[j] : 0.0f; dh2i[j] = 0; }
+        } else if (a->cell == RNN_LSTM) {
+            /* c_t: the cell before the next processed step, or the final cell */
+            const int64_t tn = a->reverse ? t - 1 : t + 1;
+            const float *ct = (tn >= 0 && tn < T && (a->reverse || tn < len[i])) ? s.Cp + (i * T + tn) * H : s.cfin + i * H;
+            const float *cp = s.Cp + (i * T + t) * H;
+            float *dci = dc + i * H;
+            #pragma omp simd
+            for (int64_t j = 0; j < H; j++) {
+                const float ig = p[j], fg = p[H + j], gg = p[2 * H + j], og = p[3 * H + j];
+                const float tc = nnc_vtanhf(ct[j]);
+                const float dcj = dci[j] + dhi[j] * og * (1.0f - tc * tc);
+                dpi[j] = dcj * gg * ig * (1.0f - ig);
+                dpi[H + j] = dcj * cp[j] * fg * (1.0f - fg);
+                dpi[2 * H + j] = dcj * ig * (1.0f - gg * gg);
+                dpi[3 * H + j] = dhi[j] * tc * og * (1.0f - og);
+                dci[j] = dcj * fg;
+                dh2i[j] = 0;
+            }
+        } else {
+            const float *hp = s.Hp + (i * T + t) * H, *qn = s.Qn + (i * T + t) * H;
+            #pragma omp simd
+            for (int64_t j = 0; j < H; j++) {
+                const float r = p[j], z = p[H + j], nn = p[2 * H + j];
+                const float dn = dhi[j] * (1.0f - z) * (1.0f - nn * nn);
+                const float dz = dhi[j] * (hp[j] - nn) * z * (1.0f - z);
+                const float dr = dn * qn[j] * r * (1.0f - r);
+                dpi[j] = dqi[j] = dr;
+                dpi[H + j] = dqi[H + j] = dz;
+                dpi[2 * H + j] = dn;
+                dqi[2 * H + j] = dn * r;
+                dh2i[j] = dhi[j] * z;
+            }
+        }
+    }
+    nnc_sgemm('N', 'N', R, H, GH, 1.0f, dQ + i0 * T * GH + t * GH, T * GH, Whh, H, 1.0f, dh2 + i0 * H, H);
+}
+
 static void rnn_backward(nnc_node *n, const nnc_exec *ex) {
     const rnn_attrs *a = NNC_ATTRS(n, rnn_attrs);
     const rnn_dims d = dims_of(n);
@@ -322,67 +415,24 @@ static void rnn_backward(nnc_node *n, const nnc_exec *ex) {
             if (a->cell == RNN_LSTM) memset(dc + i * H, 0, (size_t)H * sizeof(float));
         }
     }
-    for (int64_t k = T - 1; k >= 0; k--) {
-        const int64_t t = time_of(a, &d, k);
-#pragma omp parallel for schedule(static) if (N * GH > 32768)
-        for (int64_t i = 0; i < N; i++) {
-            float *dpi = dP + (i * T + t) * GH, *dqi = dQ + (i * T + t) * GH;
-            float *dhi = dh + i * H, *dh2i = dh2 + i * H;
-            if (t >= len[i]) { /* padded: gradients pass through to the earlier state */
-                memset(dpi, 0, (size_t)GH * sizeof(float));
-                if (dqi != dpi) memset(dqi, 0, (size_t)GH * sizeof(float));
-                memcpy(dh2i, dhi, (size_t)H * sizeof(float));
-                continue;
-            }
-            if (a->emit & NNC_RNN_EMIT_SEQ) {
-                const float *dy = dY + (i * TO + t) * H;
-                #pragma omp simd
-                for (int64_t j = 0; j < H; j++) dhi[j] += dy[j];
-            }
-            const float *p = s.P + (i * T + t) * GH;
-            if (a->cell == RNN_TANH) {
-                #pragma omp simd
-                for (int64_t j = 0; j < H; j++) { dpi[j] = dhi[j] * (1.0f - p[j] * p[j]); dh2i[j] = 0; }
-            } else if (a->cell == RNN_RELU) {
-                #pragma omp simd
-                for (int64_t j = 0; j < H; j++) { dpi[j] = p[j] > 0 ? dhi[j] : 0.0f; dh2i[j] = 0; }
-            } else if (a->cell == RNN_LSTM) {
-                /* c_t: the cell before the next processed step, or the final cell */
-                const int64_t tn = a->reverse ? t - 1 : t + 1;
-                const float *ct = (tn >= 0 && tn < T && (a->reverse || tn < len[i])) ? s.Cp + (i * T + tn) * H : s.cfin + i * H;
-                const float *cp = s.Cp + (i * T + t) * H;
-                float *dci = dc + i * H;
-                #pragma omp simd
-                for (int64_t j = 0; j < H; j++) {
-                    const float ig = p[j], fg = p[H + j], gg = p[2 * H + j], og = p[3 * H + j];
-                    const float tc = nnc_vtanhf(ct[j]);
-                    const float dcj = dci[j] + dhi[j] * og * (1.0f - tc * tc);
-                    dpi[j] = dcj * gg * ig * (1.0f - ig);
-                    dpi[H + j] = dcj * cp[j] * fg * (1.0f - fg);
-                    dpi[2 * H + j] = dcj * ig * (1.0f - gg * gg);
-                    dpi[3 * H + j] = dhi[j] * tc * og * (1.0f - og);
-                    dci[j] = dcj * fg;
-                    dh2i[j] = 0;
-                }
-            } else {
-                const float *hp = s.Hp + (i * T + t) * H, *qn = s.Qn + (i * T + t) * H;
-                #pragma omp simd
-                for (int64_t j = 0; j < H; j++) {
-                    const float r = p[j], z = p[H + j], nn = p[2 * H + j];
-                    const float dn = dhi[j] * (1.0f - z) * (1.0f - nn * nn);
-                    const float dz = dhi[j] * (hp[j] - nn) * z * (1.0f - z);
-                    const float dr = dn * qn[j] * r * (1.0f - r);
-                    dpi[j] = dqi[j] = dr;
-                    dpi[H + j] = dqi[H + j] = dz;
-                    dpi[2 * H + j] = dn;
-                    dqi[2 * H + j] = dn * r;
-                    dh2i[j] = dhi[j] * z;
-                }
+    const int nt = omp_get_max_threads();
+    if (nt > 1 && N >= 8 * nt && !omp_in_parallel()) { /* each thread its rows, as in forward */
+#pragma omp parallel num_threads(nt)
+        {
+            const int64_t tid = omp_get_thread_num(), tn = omp_get_num_threads();
+            const int64_t i0 = N * tid / tn, i1 = N * (tid + 1) / tn;
+            float *a1 = dh, *a2 = dh2;
+            for (int64_t k = T - 1; k >= 0; k--) {
+                backward_step(a, &d, &s, dY, TO, dP, dQ, a1, a2, dc, Whh, len, k, i0, i1, 0);
+                float *tmp = a1; a1 = a2; a2 = tmp;
             }
         }
-        /* dh for the earlier step: dh2 + dQ_t W_hh (rows of dQ_t strided by T) */
-        nnc_sgemm('N', 'N', N, H, GH, 1.0f, dQ + t * GH, T * GH, Whh, H, 1.0f, dh2, H);
-        float *tmp = dh; dh = dh2; dh2 = tmp;
+        if (T % 2) { float *tmp = dh; dh = dh2; dh2 = tmp; }
+    } else {
+        for (int64_t k = T - 1; k >= 0; k--) {
+            backward_step(a, &d, &s, dY, TO, dP, dQ, dh, dh2, dc, Whh, len, k, 0, N, 1);
+            float *tmp = dh; dh = dh2; dh2 = tmp;
+        }
     }
     /* dh, dc now hold the gradients of the initial states */
     if (a->h0 >= 0 && nnc_needs_grad(n->in[a->h0])) {
