@@ -259,7 +259,7 @@ static void check_fusion(void) {
     const char *nets[3][3] = {{"resnet20", NULL, NULL}, {"densenet-bc", "depth=16,growth=12", NULL}, {"resnet20", NULL, "1"}};
     for (int v = 0; v < 3; v++) {
         char title[200];
-        snprintf(title, sizeof title, "%s%s: batch norm + ReLU fused equals unfused (loss, gradients, weights after 2 steps)", nets[v][0],
+        snprintf(title, sizeof title, "%s%s: batch norm + ReLU and add + ReLU fused equal unfused (loss, gradients, weights after 2 steps)", nets[v][0],
                  nets[v][2] ? " (oneDNN BN on plain tensors)" : "");
         T_CASE(title) {
             run_result r[2];

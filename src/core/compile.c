@@ -69,7 +69,7 @@ static uint32_t op_layouts(const nnc_node *n) {
  *    the consumer pools the values before the ReLU and applies it to its
  *    (smaller) output, and its backward writes straight into the gradient
  *    of the ReLU's input; or else
- *  - its producer can apply it (NNC_FUSES_RELU_OUT: batch norm): the
+ *  - its producer can apply it (NNC_FUSES_RELU_OUT: batch norm, add): the
  *    producer writes max(0, .) and its backward applies the derivative.
  * Two passes over the tensor (forward and backward) disappear. The elided
  * node's tensor and gradient share its input's memory (plan.c). */

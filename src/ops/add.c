@@ -1,5 +1,7 @@
 /* add.c -- elementwise sum of two tensors of the same shape (residuals).
- *   y = a + b;  da += dy;  db += dy      (backward reads nothing) */
+ *   y = a + b;  da += dy;  db += dy      (backward reads nothing)
+ * With a fused ReLU (NNC_NODE_RELU_OUT, ResNet's add -> ReLU): y = max(0, a + b)
+ * and the gradient passes where y > 0 (the planner keeps y for that). */
 #include "ops/op.h"
 
 static nnc_status add_infer(nnc_node *n) {
@@ -19,6 +21,14 @@ static void add_forward(nnc_node *n, const nnc_exec *ex) {
     const float *a = n->in[0]->out.data, *b = n->in[1]->out.data;
     float *y = n->out.data;
     int64_t cnt = nnc_numel(&n->out);
+    if (n->flags & NNC_NODE_RELU_OUT) {
+#pragma omp parallel for simd schedule(static) if (parallel: cnt > 32768)
+        for (int64_t i = 0; i < cnt; i++) {
+            float v = a[i] + b[i];
+            y[i] = v > 0 ? v : 0.0f;
+        }
+        return;
+    }
 #pragma omp parallel for simd schedule(static) if (parallel: cnt > 32768)
     for (int64_t i = 0; i < cnt; i++) y[i] = a[i] + b[i];
 }
@@ -27,6 +37,21 @@ static void add_backward(nnc_node *n, const nnc_exec *ex) {
     (void)ex;
     const float *dy = n->grad.data;
     int64_t cnt = nnc_numel(&n->out);
+    if (n->flags & NNC_NODE_RELU_OUT) { /* the ReLU's derivative on the way */
+        const float *y = n->out.data;
+        for (int j = 0; j < 2; j++) {
+            if (!nnc_needs_grad(n->in[j])) continue;
+            float *dx = n->in[j]->grad.data;
+            if (n->accum[j]) {
+#pragma omp parallel for simd schedule(static) if (parallel: cnt > 32768)
+                for (int64_t i = 0; i < cnt; i++) dx[i] += y[i] > 0 ? dy[i] : 0.0f;
+            } else {
+#pragma omp parallel for simd schedule(static) if (parallel: cnt > 32768)
+                for (int64_t i = 0; i < cnt; i++) dx[i] = y[i] > 0 ? dy[i] : 0.0f;
+            }
+        }
+        return;
+    }
     for (int j = 0; j < 2; j++) {
         if (!nnc_needs_grad(n->in[j])) continue;
         float *dx = n->in[j]->grad.data;
@@ -72,4 +97,4 @@ static const nnc_op_case cases[] = {
     {"add_same_node_twice", 2, 1e-2, 1e-3, 1e-5, 0, case_self},
 };
 const nnc_op_desc nnc_op_add = {"add", "elementwise sum of two tensors of one shape", "", add_infer, add_forward,
-                                add_backward, NULL, NULL, 0, cases, 2, NULL, add_layouts, 0};
+                                add_backward, NULL, NULL, 0, cases, 2, NULL, add_layouts, NNC_FUSES_RELU_OUT};
