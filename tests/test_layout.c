@@ -10,9 +10,14 @@
 #include "testlib.h"
 #include "core/graph.h"
 #include "ops/op.h"
+#include "kernels/dnnl_prim.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Blocked layouts are chosen only where oneDNN has jit kernels for them
+ * (AVX2 or wider); elsewhere every check below expects plain tensors. */
+static int blocking;
 
 static void fill_inputs(nnc_model *m, uint64_t seed) {
     nnc_tensor *x = nnc_node_value(m->input), *y = nnc_node_value(m->labels);
@@ -73,7 +78,7 @@ static void check_same(const char *name, const char *opts, int64_t batch) {
     snprintf(title, sizeof title, "%s: blocked layouts give the plain run's loss, gradients and weights after 2 steps", name);
     T_CASE(title) {
         run_result b = run_model(name, opts, 0, batch), p = run_model(name, opts, 1, batch);
-        T_CHECKF(b.blocked > 0, "no tensor was blocked in %s", name);
+        T_CHECKF((b.blocked > 0) == blocking, "%d tensors blocked in %s", b.blocked, name);
         T_CHECKF(p.blocked == 0, "%d tensors blocked with plain layouts on", p.blocked);
         T_CHECKF(fabsf(b.loss0 - p.loss0) <= 1e-4f * fabsf(p.loss0), "loss %.7g vs %.7g", b.loss0, p.loss0);
         T_CHECKF(fabsf(b.loss2 - p.loss2) <= 1e-3f * fabsf(p.loss2), "loss after 2 steps %.7g vs %.7g", b.loss2, p.loss2);
@@ -106,7 +111,7 @@ static void check_assignment(void) {
                     if (!strcmp(op, ops[k])) { counts[k]++; blocked[k] += b; }
             }
             for (int k = 0; k < 4; k++)
-                T_CHECKF(counts[k] > 0 && blocked[k] == counts[k], "%s: %d of %d blocked", ops[k], blocked[k], counts[k]);
+                T_CHECKF(counts[k] > 0 && blocked[k] == (blocking ? counts[k] : 0), "%s: %d of %d blocked", ops[k], blocked[k], counts[k]);
             for (int k = 4; k < 8; k++) T_CHECKF(blocked[k] == 0, "%s: %d blocked", ops[k], blocked[k]);
             T_CHECK(nnc_node_value(m->input)->layout == NNC_LAYOUT_PLAIN && nnc_node_value(m->loss)->layout == NNC_LAYOUT_PLAIN);
             /* an inference plan blocks the same chain */
@@ -114,7 +119,7 @@ static void check_assignment(void) {
             int inf_blocked = 0;
             for (int i = 0; i < nnc_graph_n_nodes(m->g); i++)
                 inf_blocked += nnc_node_value(m->g->nodes[i])->layout == NNC_LAYOUT_BLOCKED16;
-            T_CHECKF(inf_blocked > 0, "inference plan: nothing blocked");
+            T_CHECKF((inf_blocked > 0) == blocking, "inference plan: %d blocked", inf_blocked);
             nnc_model_free(m);
         }
     }
@@ -170,7 +175,7 @@ static void check_small(void) {
             small_net s = build_small(plain);
             if (nnc_graph_compile(s.g, 3, 1)) { t_fail(__FILE__, __LINE__, "compile: %s", nnc_last_error()); nnc_graph_free(s.g); continue; }
             nnc_tensor *r = nnc_node_value(s.r);
-            if (!plain) {
+            if (!plain && blocking) {
                 T_CHECKF(r->layout == NNC_LAYOUT_BLOCKED16, "the ReLU feeding a conv and an add is not blocked");
                 T_CHECKF(nnc_node_value(s.mid)->layout == NNC_LAYOUT_BLOCKED16, "the residual sum is not blocked");
                 T_CHECKF(nnc_node_value(s.pooled_src)->layout == NNC_LAYOUT_PLAIN, "a tensor read by max pooling is blocked");
@@ -319,6 +324,8 @@ static void check_fusion(void) {
 int main(void) {
     unsetenv("NNC_LAYOUT");
     unsetenv("NNC_FUSE");
+    blocking = nnc_dnnl_blocked_ok();
+    if (!blocking) printf("note: oneDNN has no AVX2 here; blocked layouts are off and checked to be\n");
     check_fusion();
     check_assignment();
     check_small();

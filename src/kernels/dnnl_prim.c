@@ -11,6 +11,11 @@ int nnc_dnnl_disabled(void) {
     return s && !strcmp(s, "0");
 }
 
+int nnc_dnnl_blocked_ok(void) {
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), avx2 = (unsigned)dnnl_cpu_isa_avx2;
+    return !nnc_dnnl_disabled() && (isa & avx2) == avx2;
+}
+
 static dnnl_engine_t engine;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static void engine_init(void) {

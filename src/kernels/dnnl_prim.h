@@ -11,6 +11,9 @@
 /* 1 when NNC_DNNL=0 is set: batch norm and pooling take their plain
  * kernels (to compare the two paths). */
 int nnc_dnnl_disabled(void);
+/* oneDNN has jit kernels for nChw16c here (AVX2 or wider): blocked layouts
+ * are worth choosing (elsewhere their primitives may be reference code). */
+int nnc_dnnl_blocked_ok(void);
 
 /* The process's CPU engine, made once; NULL when oneDNN cannot make one. */
 dnnl_engine_t nnc_dnnl_engine(void);

@@ -148,7 +148,7 @@ static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training) {
 /* A ReLU after it (the only reader of its output) is fused: the output is
  * max(0, BN(x)) and backward applies the ReLU's derivative first. */
 static uint32_t bn_layouts(const nnc_node *n) {
-    if (n->in[0]->out.ndim != 4 || nnc_dnnl_disabled()) return 0;
+    if (n->in[0]->out.ndim != 4 || !nnc_dnnl_blocked_ok()) return 0;
     return NNC_BLOCKS_IN(0) | NNC_BLOCKS_OUT | NNC_BLOCKS_TIED;
 }
 

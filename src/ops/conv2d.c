@@ -184,7 +184,7 @@ static int small_path(const nnc_node *n, const nnc_conv_geom *g) {
 /* x and y may be blocked (independently) where oneDNN runs the node. */
 static uint32_t conv_layouts(const nnc_node *n) {
     const conv_attrs *a = NNC_ATTRS(n, conv_attrs);
-    if (a->groups != 1 || im2col_forced() || nnc_dnnl_disabled()) return 0;
+    if (a->groups != 1 || im2col_forced() || !nnc_dnnl_blocked_ok()) return 0;
     return NNC_BLOCKS_IN(0) | NNC_BLOCKS_OUT;
 }
 
