@@ -299,6 +299,40 @@ static void check_fusion(void) {
             }
         }
     }
+    T_CASE("densenet-bc: convolutions recompute their BN+ReLU input in backward -- bitwise the kept run, less memory") {
+        run_result r[2];
+        for (int k = 0; k < 2; k++) {
+            if (k) setenv("NNC_RECOMPUTE", "0", 1);
+            r[k] = run_model("densenet-bc", "depth=16,growth=12", 0, 4);
+            unsetenv("NNC_RECOMPUTE");
+        }
+        T_CHECKF(r[0].loss0 == r[1].loss0 && r[0].loss2 == r[1].loss2, "loss %.9g / %.9g vs %.9g / %.9g", r[0].loss0, r[0].loss2,
+                 r[1].loss0, r[1].loss2);
+        T_CHECK(r[0].n == r[1].n && r[0].grad && r[1].grad && !memcmp(r[0].grad, r[1].grad, (size_t)r[0].n * sizeof(float)));
+        T_CHECK(r[0].n == r[1].n && r[0].param && r[1].param && !memcmp(r[0].param, r[1].param, (size_t)r[0].n * sizeof(float)));
+        for (int k = 0; k < 2; k++) { free(r[k].grad); free(r[k].param); }
+        size_t arena[2] = {0, 0};
+        int marked = 0;
+        for (int k = 0; k < 2; k++) {
+            nnc_model *m = NULL;
+            nnc_model_opts mo = {0};
+            mo.dropout = -1;
+            mo.options = "depth=40,growth=12";
+            if (k) setenv("NNC_RECOMPUTE", "0", 1);
+            T_OK(nnc_model_build("densenet-bc", &mo, &m));
+            if (m) {
+                T_OK(nnc_graph_compile(m->g, 16, 1));
+                arena[k] = nnc_graph_mem_info(m->g).arena_bytes;
+                for (int i = 0; i < m->g->n_nodes && !k; i++) marked += (m->g->nodes[i]->flags & NNC_NODE_RECOMPUTE_IN) != 0;
+                nnc_model_free(m);
+            }
+            unsetenv("NNC_RECOMPUTE");
+        }
+        /* the 18 layers' 1x1 convolutions after BN+ReLU of the concatenation and the 2 transitions; the
+         * 3x3 ones read a blocked 48-channel BN+ReLU (kept: it is blocked, not plain) */
+        T_CHECKF(marked == 18 + 2, "%d convolutions recompute their input (want 18 + 2)", marked);
+        T_CHECKF(arena[0] < arena[1] * 3 / 4, "activation memory %zu with recomputation, %zu without", arena[0], arena[1]);
+    }
     T_CASE("ReLU fusion: not when the ReLU is an output, when its input feeds another op, or when it feeds more than the pooling") {
         nnc_pool2d_opts po = {{2, 2}, {2, 2}, {0, 0}, 0, 1};
         nnc_conv2d_opts p1 = {{1, 1}, {1, 1}, {1, 1}, 1};

@@ -105,6 +105,30 @@ static void fuse_relus(nnc_graph *g, nnc_plan *p) {
     (void)g;
 }
 
+/* ---- recomputation: a convolution whose input is a batch norm's output
+ * (through a fused ReLU or not) that nothing else reads recomputes that
+ * input in its backward from the batch norm's input and saved statistics
+ * (nnc_batchnorm_recompute) instead of keeping it from forward to backward.
+ * The batch norm's input is kept anyway (its own backward reads it), so a
+ * tensor as large as the input is freed after the forward for one extra
+ * normalization pass: the memory-efficient DenseNet's trick for its wide
+ * BN-ReLU-conv bottlenecks. Plain tensors only; off with NNC_RECOMPUTE=0. */
+static void mark_recompute(nnc_plan *p) {
+    for (int k = 0; k < p->n_order; k++) p->order[k]->flags &= ~(uint32_t)NNC_NODE_RECOMPUTE_IN;
+    const char *e = getenv("NNC_RECOMPUTE");
+    if (!p->training || p->no_fuse || (e && !strcmp(e, "0"))) return;
+    const uint32_t visible = NNC_NODE_OUTPUT | NNC_NODE_LOSS;
+    for (int k = 0; k < p->n_order; k++) {
+        nnc_node *c = p->order[k];
+        if (c->op != NNC_OP_CONV2D || !nnc_needs_grad(c)) continue;
+        nnc_node *in0 = c->in[0], *b = (nnc_node *)nnc_storage_of(in0);
+        if (b->op != NNC_OP_BATCHNORM || !nnc_needs_grad(b) || (b->flags & visible) || (in0->flags & visible)) continue;
+        if (in0->n_consumers != 1 || (in0 != b && b->n_consumers != 1)) continue;
+        if (in0->out.layout != NNC_LAYOUT_PLAIN || b->out.layout != NNC_LAYOUT_PLAIN) continue;
+        c->flags |= NNC_NODE_RECOMPUTE_IN;
+    }
+}
+
 static nnc_status assign_layouts(nnc_graph *g, nnc_plan *p) {
     if (p->plain_only) return NNC_OK;
     int N = g->n_nodes;
@@ -229,6 +253,7 @@ static nnc_status analyse(nnc_graph *g, nnc_plan *p) {
     }
     nnc_status s = assign_layouts(g, p);
     if (!s) fuse_relus(g, p);
+    if (!s) mark_recompute(p);
     return s;
 }
 

@@ -31,8 +31,11 @@ enum {
                                       ReLU commutes with the op: max pooling) */
     NNC_NODE_RELU_OUT = 1u << 11,  /* this op applies the elided ReLU that follows it to its output
                                       (batch norm); its backward applies the ReLU's derivative */
+    NNC_NODE_RECOMPUTE_IN = 1u << 12, /* this convolution's backward recomputes its input 0 (a batch
+                                      norm's output, + ReLU) instead of keeping it (compile.c) */
 };
-#define NNC_NODE_PLAN_FLAGS (NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD | NNC_NODE_ELIDED | NNC_NODE_RELU_IN | NNC_NODE_RELU_OUT)
+#define NNC_NODE_PLAN_FLAGS \
+    (NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD | NNC_NODE_ELIDED | NNC_NODE_RELU_IN | NNC_NODE_RELU_OUT | NNC_NODE_RECOMPUTE_IN)
 
 /* What an op's backward reads besides the output gradient: bit i = input i,
  * NNC_READS_OUT = its own output. The planner frees everything else after

@@ -108,7 +108,8 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
         if (n->flags & (NNC_NODE_PARAM | NNC_NODE_STATE | NNC_NODE_ELIDED)) continue;
         int bwd_k = 2 * M - k, runs_bwd = p->training && nnc_needs_grad(n) && n->op >= 0;
         uint32_t reads = n->op >= 0 ? nnc_ops[n->op].bwd_reads : 0;
-        if (n->flags & NNC_NODE_RELU_OUT) reads |= NNC_READS_OUT; /* the fused ReLU's derivative */
+        if ((n->flags & NNC_NODE_RELU_OUT) && !(nnc_ops[n->op].fuses & NNC_FUSES_OWN_MASK))
+            reads |= NNC_READS_OUT; /* the fused ReLU's derivative from the output's sign */
         int seeded = p->training && ((n->flags & NNC_NODE_LOSS) || (p->seed_outputs && (n->flags & NNC_NODE_OUTPUT)));
         /* output */
         buf *o = &b[nb++];
@@ -126,7 +127,9 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
                 if (nnc_storage_of(cn->in[j]) != n) continue;
                 if (o->t1 < c) o->t1 = c;
                 int c_bwd = p->training && nnc_needs_grad(cn);
-                if (c_bwd && j < 31 && (nnc_ops[cn->op].bwd_reads & NNC_READS_IN(j)) && o->t1 < 2 * M - c) o->t1 = 2 * M - c;
+                uint32_t creads = nnc_ops[cn->op].bwd_reads;
+                if (cn->flags & NNC_NODE_RECOMPUTE_IN) creads &= ~NNC_READS_IN(0); /* recomputed in its backward */
+                if (c_bwd && j < 31 && (creads & NNC_READS_IN(j)) && o->t1 < 2 * M - c) o->t1 = 2 * M - c;
                 if (c_bwd && nnc_needs_grad(n) && 2 * M - c < first_contrib) first_contrib = 2 * M - c;
             }
         }

@@ -61,20 +61,51 @@ static nnc_status bn_infer(nnc_node *n) {
 static int fused_relu(const nnc_node *n) { return (n->flags & NNC_NODE_RELU_OUT) != 0; }
 static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training);
 
-/* Saved for backward: mean, rstd and biased variance per channel ([3C]);
- * with a fused ReLU on oneDNN, then a marker (1: forward wrote the mask) and
- * oneDNN's ReLU mask. Either backward path can follow either forward path
- * (the plain one masks dy by the output's sign). */
-static size_t mask_at(const nnc_node *n) { return (3 * (size_t)n->in[0]->out.shape[1] * sizeof(float) + 63) / 64 * 64; }
+/* Saved for backward (training): per channel mean, rstd, biased variance,
+ * and the forward's affine scale and shift (sc = rstd gamma, sh = beta:
+ * y = (x - mean) sc + sh), 5C floats, so nnc_batchnorm_recompute gives the
+ * forward's exact output. With a fused ReLU, then a marker (1: oneDNN's
+ * forward wrote its bit mask) and the ReLU's mask: oneDNN's, and/or one
+ * bit per element from the plain kernel (rows of ceil(L/8) bytes ordered
+ * [C][N], channel-major so that the threads write disjoint bytes). The
+ * output is not needed in backward. */
+static size_t up64(size_t b) { return (b + 63) / 64 * 64; }
+static int64_t mask_row_len(const nnc_tensor *x) {
+    int64_t L = 1;
+    for (int i = 2; i < x->ndim; i++) L *= x->shape[i];
+    return L;
+}
+static size_t mask_row_bytes(const nnc_tensor *x) { return (size_t)(mask_row_len(x) + 7) / 8; }
+static size_t stats_bytes(const nnc_node *n) { return up64(5 * (size_t)n->in[0]->out.shape[1] * sizeof(float)); }
 static size_t bn_saved(const nnc_node *cn, int training) {
     if (!training) return 0;
     nnc_node *n = (nnc_node *)cn;
-    nnc_dnnl_bn *b = fused_relu(n) ? dnnl_for(n, 1) : NULL;
-    size_t m = nnc_dnnl_bn_relu_mask_bytes(b);
-    return m ? mask_at(n) + 64 + m : 3 * (size_t)n->in[0]->out.shape[1] * sizeof(float);
+    if (!fused_relu(n)) return stats_bytes(n);
+    nnc_dnnl_bn *b = dnnl_for(n, 1);
+    size_t dm = nnc_dnnl_bn_relu_mask_bytes(b), pm = nnc_is_blocked(&n->in[0]->out) ? 0 : mask_row_bytes(&n->in[0]->out) * (size_t)(nnc_numel(&n->in[0]->out) / mask_row_len(&n->in[0]->out));
+    return stats_bytes(n) + 64 + (dm > pm ? dm : pm);
 }
-static int *mask_marker(const nnc_node *n) { return (int *)((char *)n->saved + mask_at(n)); }
-static void *mask_of(const nnc_node *n) { return (char *)n->saved + mask_at(n) + 64; }
+static int *mask_marker(const nnc_node *n) { return (int *)((char *)n->saved + stats_bytes(n)); }
+static void *mask_of(const nnc_node *n) { return (char *)n->saved + stats_bytes(n) + 64; }
+
+/* One row of the normalized output, as forward and recompute both write
+ * it; relu: max(0, .), and the ReLU's mask bits into mask when not NULL. */
+static inline void normalize_row(const float *x, float *y, int relu, uint8_t *mask, int64_t L, float fm, float sc, float sh) {
+    if (!relu) {
+        for (int64_t l = 0; l < L; l++) y[l] = (x[l] - fm) * sc + sh;
+        return;
+    }
+    for (int64_t l0 = 0; l0 < L; l0 += 8) {
+        const int64_t cnt = L - l0 < 8 ? L - l0 : 8;
+        unsigned bits = 0;
+        for (int64_t k = 0; k < cnt; k++) {
+            float v = (x[l0 + k] - fm) * sc + sh;
+            bits |= (unsigned)(v > 0) << k;
+            y[l0 + k] = v > 0 ? v : 0.0f;
+        }
+        if (mask) mask[l0 / 8] = (uint8_t)bits;
+    }
+}
 
 typedef struct { int64_t N, C, L; } bn_dims;
 static bn_dims dims_of(const nnc_tensor *x) {
@@ -200,6 +231,8 @@ static void bn_forward_dnnl(nnc_node *n, const nnc_exec *ex, nnc_dnnl_bn *b) {
     const double mom = a->momentum;
     for (int64_t c = 0; c < C; c++) {
         rstd[c] = (float)(1.0 / sqrt((double)var[c] + a->eps));
+        saved[3 * C + c] = (float)((double)rstd[c] * (gamma ? gamma[c] : 1.0f));
+        saved[4 * C + c] = beta ? beta[c] : 0.0f;
         rm[c] = (float)((1 - mom) * rm[c] + mom * mean[c]);
         rv[c] = (float)((1 - mom) * rv[c] + mom * var[c] * (double)M / (double)(M - 1));
     }
@@ -235,7 +268,8 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
         return;
     }
     const int relu = fused_relu(n);
-    if (training && saved && b && nnc_dnnl_bn_relu_mask_bytes(b)) *mask_marker(n) = 0;
+    uint8_t *mask = training && saved && relu ? mask_of(n) : NULL;
+    if (mask) *mask_marker(n) = 0;
 #pragma omp parallel for schedule(static) if (M * C > 32768)
     for (int64_t c = 0; c < C; c++) {
         double mean, rstd;
@@ -254,17 +288,10 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
             rstd = 1.0 / sqrt((double)rv[c] + eps);
         }
         float fm = (float)mean, sc = (float)(rstd * (gamma ? gamma[c] : 1.0f)), sh = beta ? beta[c] : 0.0f;
-        for (int64_t i = 0; i < N; i++) {
-            const float *xc = X + (i * C + c) * L;
-            float *yc = Y + (i * C + c) * L;
-            if (relu)
-                for (int64_t l = 0; l < L; l++) {
-                    float v = (xc[l] - fm) * sc + sh;
-                    yc[l] = v > 0 ? v : 0.0f;
-                }
-            else
-                for (int64_t l = 0; l < L; l++) yc[l] = (xc[l] - fm) * sc + sh;
-        }
+        if (training && saved) { saved[3 * C + c] = sc; saved[4 * C + c] = sh; }
+        const int64_t rb = (L + 7) / 8;
+        for (int64_t i = 0; i < N; i++)
+            normalize_row(X + (i * C + c) * L, Y + (i * C + c) * L, relu, mask ? mask + (c * N + i) * rb : NULL, L, fm, sc, sh);
     }
     if (training && a->nbt >= 0) ((int64_t *)n->in[a->nbt]->out.data)[0] += 1;
 }
@@ -296,12 +323,17 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
         blocked_fault(n, ex);
         return;
     }
-    if (relu) { /* the fused ReLU's derivative: dy where the output is positive (dy is this node's own) */
-        const float *Y = n->out.data;
+    if (relu) { /* the fused ReLU's derivative from forward's mask (dy is this node's own) */
+        const uint8_t *mask = mask_of(n);
         float *dYm = n->grad.data;
-        const int64_t total = N * C * L;
-#pragma omp parallel for simd schedule(static) if (parallel: total > 65536)
-        for (int64_t i = 0; i < total; i++) dYm[i] = Y[i] > 0 ? dYm[i] : 0.0f;
+        const int64_t rb = (L + 7) / 8;
+#pragma omp parallel for schedule(static) if (N * C * L > 65536)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t i = 0; i < N; i++) {
+                float *d = dYm + (i * C + c) * L;
+                const uint8_t *m = mask + (c * N + i) * rb;
+                for (int64_t l = 0; l < L; l++) d[l] = (m[l >> 3] >> (l & 7)) & 1 ? d[l] : 0.0f;
+            }
     }
 #pragma omp parallel for schedule(static) if (M * C > 32768)
     for (int64_t c = 0; c < C; c++) {
@@ -327,6 +359,18 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
             else
                 for (int64_t l = 0; l < L; l++) dxc[l] = fa * dyc[l] + fb + fk * (xc[l] - fm);
         }
+    }
+}
+
+void nnc_batchnorm_recompute(const nnc_node *n, float *y) {
+    bn_dims D = dims_of(&n->in[0]->out);
+    const int64_t N = D.N, C = D.C, L = D.L;
+    const float *X = n->in[0]->out.data, *saved = n->saved;
+    const int relu = fused_relu(n);
+#pragma omp parallel for schedule(static) if (N * C * L > 32768)
+    for (int64_t c = 0; c < C; c++) {
+        const float fm = saved[c], sc = saved[3 * C + c], sh = saved[4 * C + c];
+        for (int64_t i = 0; i < N; i++) normalize_row(X + (i * C + c) * L, y + (i * C + c) * L, relu, NULL, L, fm, sc, sh);
     }
 }
 
@@ -418,4 +462,4 @@ const nnc_op_desc nnc_op_batchnorm = {"batchnorm", "batch normalization over axi
                                       "weight, bias optional [C]; running_mean, running_var [C]; num_batches_tracked; eps, momentum",
                                       bn_infer, bn_forward, bn_backward, bn_workspace, bn_saved,
                                       NNC_READS_IN(0), cases, (int)(sizeof cases / sizeof cases[0]), NULL, bn_layouts,
-                                      NNC_FUSES_RELU_OUT};
+                                      NNC_FUSES_RELU_OUT | NNC_FUSES_OWN_MASK};

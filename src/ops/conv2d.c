@@ -211,7 +211,15 @@ static size_t dnnl_ws(const nnc_dnnl_conv *c, const nnc_node *n, int training) {
  * im2col: forward runs images in parallel (one slot each); backward runs
  * chunks of images in parallel (one slot each). The hook makes the node's
  * oneDNN primitives (at compile time, so that steps allocate nothing). */
-static size_t conv_workspace(const nnc_node *cn, int training) {
+static size_t conv_workspace_own(const nnc_node *cn, int training);
+/* With NNC_NODE_RECOMPUTE_IN, backward puts the recomputed input after
+ * everything else it uses in the workspace. */
+static size_t recompute_at(const nnc_node *n, int training) { return (conv_workspace_own(n, training) + 63) / 64 * 64; }
+static size_t conv_workspace(const nnc_node *n, int training) {
+    if (training && (n->flags & NNC_NODE_RECOMPUTE_IN)) return recompute_at(n, training) + nnc_tensor_bytes(&n->in[0]->out);
+    return conv_workspace_own(n, training);
+}
+static size_t conv_workspace_own(const nnc_node *cn, int training) {
     nnc_node *n = (nnc_node *)cn;
     nnc_conv_geom g = geom_of(n);
     nnc_dnnl_conv *c = dnnl_for(n, &g, training);
@@ -314,9 +322,26 @@ static void backward_chunk(const nnc_conv_geom *g, const bwd_slot *L, float *slo
         }
 }
 
-static void conv_backward(nnc_node *n, const nnc_exec *ex) {
+static void conv_backward(nnc_node *n, const nnc_exec *ex0) {
     nnc_conv_geom g = geom_of(n);
     const float *x = n->in[0]->out.data, *w = n->in[1]->out.data, *dy = n->grad.data;
+    nnc_exec exr = *ex0;
+    const nnc_exec *ex = ex0;
+    if (n->flags & NNC_NODE_RECOMPUTE_IN) { /* x was freed after forward: rebuild it past our workspace */
+        size_t at = recompute_at(n, 1);
+        if (at + nnc_tensor_bytes(&n->in[0]->out) > ex0->ws_bytes) {
+            char d[160];
+            nnc_status s = nnc_error(NNC_ERR_STATE, "%s: the planned workspace cannot hold its recomputed input at this thread count; "
+                                                    "compile the graph again after changing threads", nnc_node_desc(n, d, sizeof d));
+            if (ex0->fault) *ex0->fault = s;
+            return;
+        }
+        float *xr = (float *)((char *)ex0->ws + at);
+        nnc_batchnorm_recompute(nnc_storage_of(n->in[0]), xr);
+        x = xr;
+        exr.ws_bytes = at;
+        ex = &exr;
+    }
     const int64_t P = g.OH * g.OW, ys = g.K * P;
     int need_dx = nnc_needs_grad(n->in[0]), need_dw = nnc_needs_grad(n->in[1]);
     int need_db = n->n_in == 3 && nnc_needs_grad(n->in[2]);

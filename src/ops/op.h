@@ -71,6 +71,9 @@ typedef struct nnc_op_desc {
 } nnc_op_desc;
 #define NNC_FUSES_RELU_IN 1u
 #define NNC_FUSES_RELU_OUT 2u
+/* With NNC_FUSES_RELU_OUT: the op keeps its own ReLU mask in `saved`, so its
+ * backward does not read its output (batch norm). */
+#define NNC_FUSES_OWN_MASK 4u
 #define NNC_BLOCKS_IN(i) (1u << (i))
 #define NNC_BLOCKS_OUT (1u << 30)
 #define NNC_BLOCKS_TIED (1u << 31)
@@ -111,6 +114,11 @@ static inline int64_t nnc_blocked_index(int64_t C, int64_t L, int64_t n, int64_t
     return ((n * (C / 16) + c / 16) * L + i) * 16 + c % 16;
 }
 static inline int nnc_is_blocked(const nnc_tensor *t) { return t->layout == NNC_LAYOUT_BLOCKED16; }
+/* Batch norm's training output, recomputed from its input and its saved
+ * statistics into y (plain [N, C, ...]), bitwise as its forward wrote it
+ * (with the fused ReLU when it has one). For a consumer with
+ * NNC_NODE_RECOMPUTE_IN (batchnorm.c). */
+void nnc_batchnorm_recompute(const nnc_node *bn, float *y);
 /* "node 'conv1' (conv2d)" for messages. */
 const char *nnc_node_desc(const nnc_node *n, char *buf, size_t size);
 #define NNC_ATTRS(n, T) ((T *)(void *)(n)->attrs)
