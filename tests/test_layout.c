@@ -299,7 +299,7 @@ static void check_fusion(void) {
             }
         }
     }
-    T_CASE("densenet-bc: convolutions recompute their BN+ReLU input in backward -- bitwise the kept run, less memory") {
+    T_CASE("densenet-bc: concatenations rebuilt and BN+ReLU inputs recomputed in backward -- bitwise the kept run, less memory") {
         run_result r[2];
         for (int k = 0; k < 2; k++) {
             if (k) setenv("NNC_RECOMPUTE", "0", 1);
@@ -312,7 +312,7 @@ static void check_fusion(void) {
         T_CHECK(r[0].n == r[1].n && r[0].param && r[1].param && !memcmp(r[0].param, r[1].param, (size_t)r[0].n * sizeof(float)));
         for (int k = 0; k < 2; k++) { free(r[k].grad); free(r[k].param); }
         size_t arena[2] = {0, 0};
-        int marked = 0;
+        int marked = 0, rebuilt = 0;
         for (int k = 0; k < 2; k++) {
             nnc_model *m = NULL;
             nnc_model_opts mo = {0};
@@ -323,7 +323,10 @@ static void check_fusion(void) {
             if (m) {
                 T_OK(nnc_graph_compile(m->g, 16, 1));
                 arena[k] = nnc_graph_mem_info(m->g).arena_bytes;
-                for (int i = 0; i < m->g->n_nodes && !k; i++) marked += (m->g->nodes[i]->flags & NNC_NODE_RECOMPUTE_IN) != 0;
+                for (int i = 0; i < m->g->n_nodes && !k; i++) {
+                    marked += (m->g->nodes[i]->flags & NNC_NODE_RECOMPUTE_IN) != 0;
+                    rebuilt += (m->g->nodes[i]->flags & NNC_NODE_REMAT) != 0;
+                }
                 nnc_model_free(m);
             }
             unsetenv("NNC_RECOMPUTE");
@@ -331,7 +334,44 @@ static void check_fusion(void) {
         /* the 18 layers' 1x1 convolutions after BN+ReLU of the concatenation and the 2 transitions; the
          * 3x3 ones read a blocked 48-channel BN+ReLU (kept: it is blocked, not plain) */
         T_CHECKF(marked == 18 + 2, "%d convolutions recompute their input (want 18 + 2)", marked);
-        T_CHECKF(arena[0] < arena[1] * 3 / 4, "activation memory %zu with recomputation, %zu without", arena[0], arena[1]);
+        T_CHECKF(rebuilt == 18, "%d concatenations rebuilt (want the 18 layers')", rebuilt);
+        /* quadratic in depth without: the concatenations and the BN+ReLU of each become linear */
+        T_CHECKF(arena[0] < arena[1] / 2, "activation memory %zu with recomputation, %zu without", arena[0], arena[1]);
+    }
+    T_CASE("rebuilt concatenation with a rebuilt concatenation as its second input: bitwise the kept run") {
+        float loss[2] = {0, 0}, *gr[2] = {NULL, NULL};
+        int64_t ng = 0;
+        int flagged = 0;
+        for (int k = 0; k < 2; k++) {
+            if (k) setenv("NNC_RECOMPUTE", "0", 1);
+            nnc_graph *g = nnc_graph_new();
+            nnc_graph_set_seed(g, 8);
+            nnc_conv2d_opts p1 = {{1, 1}, {1, 1}, {1, 1}, 1};
+            nnc_node *x = nnc_input(g, "x", NNC_F32, 3, (int64_t[]){3, 6, 6});
+            nnc_node *a = nnc_conv2d_layer(g, x, "a", 4, 3, 3, &p1, 1), *b = nnc_conv2d_layer(g, x, "b", 5, 3, 3, &p1, 1);
+            nnc_node *d = nnc_conv2d_layer(g, x, "d", 3, 3, 3, &p1, 1);
+            nnc_node *c1 = nnc_concat(g, 2, (nnc_node *[]){a, b}), *c2 = nnc_concat(g, 2, (nnc_node *[]){d, c1});
+            nnc_node *h = nnc_conv2d_layer(g, nnc_relu(g, nnc_batchnorm_layer(g, c2, "bn", 1e-5f, 0.1f)), "c", 2, 1, 1, NULL, 0);
+            nnc_node *t = nnc_input(g, "t", NNC_F32, 3, (int64_t[]){2, 6, 6});
+            nnc_graph_loss(g, nnc_mse(g, h, t, NNC_MEAN), 1.0f);
+            T_OK(nnc_graph_compile(g, 3, 1));
+            if (!k) flagged = (c1->flags & NNC_NODE_REMAT) && (c2->flags & NNC_NODE_REMAT);
+            nnc_node *in[2] = {x, t};
+            for (int q = 0; q < 2; q++) {
+                nnc_tensor *v = nnc_node_value(in[q]);
+                for (int64_t i = 0; i < nnc_tensor_numel(v); i++) ((float *)v->data)[i] = nnc_rand_normal(4, (uint64_t)q, (uint64_t)i);
+            }
+            T_OK(nnc_graph_forward(g));
+            T_OK(nnc_graph_backward(g));
+            loss[k] = nnc_graph_loss_value(g);
+            gr[k] = collect(g, 1, &ng);
+            nnc_graph_free(g);
+            unsetenv("NNC_RECOMPUTE");
+        }
+        T_CHECKF(flagged, "the two concatenations are not rebuilt");
+        T_CHECK(loss[0] == loss[1] && gr[0] && gr[1] && !memcmp(gr[0], gr[1], (size_t)ng * sizeof(float)));
+        free(gr[0]);
+        free(gr[1]);
     }
     T_CASE("ReLU fusion: not when the ReLU is an output, when its input feeds another op, or when it feeds more than the pooling") {
         nnc_pool2d_opts po = {{2, 2}, {2, 2}, {0, 0}, 0, 1};

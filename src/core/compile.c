@@ -129,6 +129,25 @@ static void mark_recompute(nnc_plan *p) {
     }
 }
 
+/* ---- rebuilt concatenations: a channel concatenation that something reads
+ * in backward (DenseNet's BN of the layer input, and the recomputed BN+ReLU
+ * before its 1x1 convolution) is not kept from forward to backward: before
+ * its first backward reader runs, it is rebuilt from its inputs, through
+ * inputs that are rebuilt concatenations themselves down to kept tensors
+ * (a dense block's input and each layer's new features). A block's chain of
+ * ever wider concatenations (quadratic memory) becomes its features (linear)
+ * plus one rebuilt tensor at a time: the memory-efficient DenseNet. */
+static void mark_remat(nnc_plan *p) {
+    for (int k = 0; k < p->n_order; k++) p->order[k]->flags &= ~(uint32_t)NNC_NODE_REMAT;
+    const char *e = getenv("NNC_RECOMPUTE");
+    if (!p->training || p->no_fuse || (e && !strcmp(e, "0"))) return;
+    for (int k = 0; k < p->n_order; k++) {
+        nnc_node *n = p->order[k];
+        if (n->op != NNC_OP_CONCAT || (n->flags & (NNC_NODE_OUTPUT | NNC_NODE_LOSS)) || !nnc_concat_rebuildable(n)) continue;
+        n->flags |= NNC_NODE_REMAT;
+    }
+}
+
 static nnc_status assign_layouts(nnc_graph *g, nnc_plan *p) {
     if (p->plain_only) return NNC_OK;
     int N = g->n_nodes;
@@ -254,6 +273,7 @@ static nnc_status analyse(nnc_graph *g, nnc_plan *p) {
     nnc_status s = assign_layouts(g, p);
     if (!s) fuse_relus(g, p);
     if (!s) mark_recompute(p);
+    if (!s) mark_remat(p);
     return s;
 }
 
@@ -289,6 +309,9 @@ void nnc_plan_bind(nnc_graph *g, nnc_plan *p) {
         memcpy(n->out.shape, pn->shape, sizeof pn->shape);
         n->out.layout = pn->layout;
         n->out.data = arena + pn->out_off;
+        n->fwd_data = n->out.data;
+        n->remat_data = pn->remat_off != SIZE_MAX ? arena + pn->remat_off : NULL;
+        n->remat_done = 0;
         n->grad = n->out;
         n->grad.data = pn->grad_off != SIZE_MAX ? arena + pn->grad_off : NULL;
         n->saved = pn->saved_off != SIZE_MAX ? arena + pn->saved_off : NULL;

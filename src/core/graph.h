@@ -33,9 +33,12 @@ enum {
                                       (batch norm); its backward applies the ReLU's derivative */
     NNC_NODE_RECOMPUTE_IN = 1u << 12, /* this convolution's backward recomputes its input 0 (a batch
                                       norm's output, + ReLU) instead of keeping it (compile.c) */
+    NNC_NODE_REMAT = 1u << 13,     /* a channel concatenation rebuilt for its backward readers from
+                                      its (kept) inputs instead of kept from forward (compile.c) */
 };
-#define NNC_NODE_PLAN_FLAGS \
-    (NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD | NNC_NODE_ELIDED | NNC_NODE_RELU_IN | NNC_NODE_RELU_OUT | NNC_NODE_RECOMPUTE_IN)
+#define NNC_NODE_PLAN_FLAGS                                                                                               \
+    (NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD | NNC_NODE_ELIDED | NNC_NODE_RELU_IN | NNC_NODE_RELU_OUT | NNC_NODE_RECOMPUTE_IN | \
+     NNC_NODE_REMAT)
 
 /* What an op's backward reads besides the output gradient: bit i = input i,
  * NNC_READS_OUT = its own output. The planner frees everything else after
@@ -78,13 +81,15 @@ struct nnc_node {
     const float *seed;   /* gradcheck: gradient seeded into this output */
     int n_consumers;     /* within the current plan (set at compile) */
     nnc_kcache *kcache;  /* op-private cache, NULL until the op makes one */
+    void *fwd_data, *remat_data; /* NNC_NODE_REMAT: out.data in forward, and where backward rebuilds it */
+    int remat_done;      /* rebuilt in this backward pass */
 };
 
 /* One compiled plan: per node shapes and arena offsets for a batch size and mode. */
 typedef struct nnc_plan_node {
     int64_t shape[NNC_MAX_DIMS];
     int ndim;
-    size_t out_off, grad_off, saved_off; /* SIZE_MAX = none */
+    size_t out_off, grad_off, saved_off, remat_off; /* SIZE_MAX = none */
     uint32_t flags;
     nnc_layout layout;                   /* of the output and its gradient */
 } nnc_plan_node;

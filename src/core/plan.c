@@ -96,11 +96,40 @@ nnc_status nnc_plan_build(nnc_graph *g, nnc_plan *p) {
 
 static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
     int M = p->n_order, END = 2 * M + 1;
-    buf *b = calloc((size_t)(3 * M + 1), sizeof *b);
+    buf *b = calloc((size_t)(4 * M + 1), sizeof *b);
     if (!b) return nnc_error(NNC_ERR_OOM, "compile: out of memory planning memory");
     int nb = 0;
     size_t ws = 0, unplanned = 0;
-    for (int i = 0; i < g->n_nodes; i++) p->pn[i].out_off = p->pn[i].grad_off = p->pn[i].saved_off = SIZE_MAX;
+    for (int i = 0; i < g->n_nodes; i++) p->pn[i].out_off = p->pn[i].grad_off = p->pn[i].saved_off = p->pn[i].remat_off = SIZE_MAX;
+    /* rebuilt concatenations (compile.c): the backward times of their readers
+     * bound a second buffer, and their kept inputs must live that long */
+    int *rb0 = malloc((size_t)g->n_nodes * sizeof *rb0), *rb1 = malloc((size_t)g->n_nodes * sizeof *rb1);
+    int *keep = malloc((size_t)g->n_nodes * sizeof *keep);
+    if (!rb0 || !rb1 || !keep) { free(b); free(rb0); free(rb1); free(keep); return nnc_error(NNC_ERR_OOM, "compile: out of memory planning memory"); }
+    for (int i = 0; i < g->n_nodes; i++) { rb0[i] = INT32_MAX; rb1[i] = -1; keep[i] = -1; }
+    if (p->training)
+        for (int c = 0; c < M; c++) {
+            nnc_node *cn = p->order[c];
+            if (cn->op < 0 || !nnc_needs_grad(cn) || (cn->flags & NNC_NODE_ELIDED)) continue;
+            for (int j = 0; j < cn->n_in && j < 31; j++) {
+                const nnc_node *q = nnc_storage_of(cn->in[j]);
+                int reads = (nnc_ops[cn->op].bwd_reads & NNC_READS_IN(j)) && !(j == 0 && (cn->flags & NNC_NODE_RECOMPUTE_IN));
+                if (j == 0 && (cn->flags & NNC_NODE_RECOMPUTE_IN)) q = q->in[0]; /* the batch norm's input */
+                else if (!reads) continue;
+                if (!(q->flags & NNC_NODE_REMAT)) continue;
+                if (2 * M - c < rb0[q->id]) rb0[q->id] = 2 * M - c;
+                if (2 * M - c > rb1[q->id]) rb1[q->id] = 2 * M - c;
+            }
+        }
+    for (int k = M - 1; k >= 0; k--) { /* later concatenations rebuild earlier ones' inputs too */
+        nnc_node *n = p->order[k];
+        if (!(n->flags & NNC_NODE_REMAT)) continue;
+        int need = rb1[n->id] > keep[n->id] ? rb1[n->id] : keep[n->id];
+        for (int j = 0; j < n->n_in; j++) {
+            const nnc_node *q = nnc_storage_of(n->in[j]);
+            if (need > keep[q->id]) keep[q->id] = need;
+        }
+    }
 
     for (int k = 0; k < M; k++) {
         nnc_node *n = p->order[k];
@@ -118,6 +147,8 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
         o->t0 = k;
         o->t1 = k;
         if (n->flags & (NNC_NODE_INPUT | NNC_NODE_OUTPUT | NNC_NODE_LOSS)) { o->t0 = 0; o->t1 = END; }
+        const int remat = (n->flags & NNC_NODE_REMAT) != 0;
+        if (!remat && keep[n->id] > o->t1) o->t1 = keep[n->id]; /* read when a concatenation is rebuilt */
         if (runs_bwd && (reads & NNC_READS_OUT) && o->t1 < bwd_k) o->t1 = bwd_k;
         int first_contrib = seeded ? M : END;
         for (int c = k + 1; c < M; c++) {
@@ -129,11 +160,19 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
                 int c_bwd = p->training && nnc_needs_grad(cn);
                 uint32_t creads = nnc_ops[cn->op].bwd_reads;
                 if (cn->flags & NNC_NODE_RECOMPUTE_IN) creads &= ~NNC_READS_IN(0); /* recomputed in its backward */
-                if (c_bwd && j < 31 && (creads & NNC_READS_IN(j)) && o->t1 < 2 * M - c) o->t1 = 2 * M - c;
+                if (c_bwd && j < 31 && (creads & NNC_READS_IN(j)) && !remat && o->t1 < 2 * M - c) o->t1 = 2 * M - c;
                 if (c_bwd && nnc_needs_grad(n) && 2 * M - c < first_contrib) first_contrib = 2 * M - c;
             }
         }
         unplanned += o->size;
+        if (remat && rb1[n->id] >= 0) { /* the rebuilt copy, for the backward readers */
+            buf *rb = &b[nb++];
+            rb->size = o->size;
+            rb->dst = &pn->remat_off;
+            rb->t0 = rb0[n->id];
+            rb->t1 = rb1[n->id];
+            unplanned += rb->size;
+        }
         /* gradient */
         if (p->training && nnc_needs_grad(n)) {
             buf *gb = &b[nb++];
@@ -159,6 +198,9 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
         size_t w = d->workspace ? d->workspace(n, p->training) : 0;
         if (w > ws) ws = w;
     }
+    free(rb0);
+    free(rb1);
+    free(keep);
     size_t total = place(b, nb);
     if (total == SIZE_MAX) { free(b); return nnc_error(NNC_ERR_OOM, "compile: out of memory planning memory"); }
     for (int i = 0; i < nb; i++) *b[i].dst = b[i].off;

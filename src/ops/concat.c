@@ -85,6 +85,38 @@ static void concat_backward(nnc_node *n, const nnc_exec *ex) {
     }
 }
 
+int nnc_concat_rebuildable(const nnc_node *n) {
+    if (n->op != NNC_OP_CONCAT || concat_axis(n) != 1 || n->out.layout != NNC_LAYOUT_PLAIN) return 0;
+    for (int j = 0; j < n->n_in; j++)
+        if (n->in[j]->out.layout != NNC_LAYOUT_PLAIN) return 0;
+    return 1;
+}
+
+/* n's channels into dst, whose images are `stride` floats apart. */
+static void rebuild_into(const nnc_node *n, float *dst, int64_t stride) {
+    int64_t O, S;
+    split(n, &O, &S);
+    int64_t c0 = 0;
+    for (int j = 0; j < n->n_in; j++) {
+        const nnc_node *q = n->in[j];
+        int64_t Cj = q->out.shape[1];
+        if (q->flags & NNC_NODE_REMAT) {
+            rebuild_into(q, dst + c0 * S, stride);
+        } else {
+            const float *x = q->out.data;
+#pragma omp parallel for schedule(static) if (O * Cj * S > 65536)
+            for (int64_t i = 0; i < O; i++) memcpy(dst + i * stride + c0 * S, x + i * Cj * S, (size_t)(Cj * S) * sizeof(float));
+        }
+        c0 += Cj;
+    }
+}
+
+void nnc_concat_rebuild(const nnc_node *n, float *dst) {
+    int64_t O, S;
+    split(n, &O, &S);
+    rebuild_into(n, dst, n->out.shape[1] * S);
+}
+
 nnc_node *nnc_concat_axis(nnc_graph *g, int n, nnc_node *const *xs, int axis) {
     if (!g || g->err) return NULL;
     if (n < 1 || !xs) return nnc_graph_fail(g, NNC_ERR_ARG, "concat: needs at least one input (got %d)", n);

@@ -119,6 +119,12 @@ static inline int nnc_is_blocked(const nnc_tensor *t) { return t->layout == NNC_
  * (with the fused ReLU when it has one). For a consumer with
  * NNC_NODE_RECOMPUTE_IN (batchnorm.c). */
 void nnc_batchnorm_recompute(const nnc_node *bn, float *y);
+/* Channel concatenations (axis 1) of plain tensors can be rebuilt (concat.c):
+ * nnc_concat_rebuild writes n's output into dst from its inputs, going
+ * through inputs that are themselves NNC_NODE_REMAT concatenations down to
+ * kept tensors. */
+int nnc_concat_rebuildable(const nnc_node *n);
+void nnc_concat_rebuild(const nnc_node *n, float *dst);
 /* "node 'conv1' (conv2d)" for messages. */
 const char *nnc_node_desc(const nnc_node *n, char *buf, size_t size);
 #define NNC_ATTRS(n, T) ((T *)(void *)(n)->attrs)
