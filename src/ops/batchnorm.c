@@ -90,15 +90,32 @@ static void *mask_of(const nnc_node *n) { return (char *)n->saved + stats_bytes(
 
 /* One row of the normalized output, as forward and recompute both write
  * it; relu: max(0, .), and the ReLU's mask bits into mask when not NULL. */
+typedef uint32_t v8u __attribute__((vector_size(32)));
+typedef float v8f __attribute__((vector_size(32)));
+
 static inline void normalize_row(const float *x, float *y, int relu, uint8_t *mask, int64_t L, float fm, float sc, float sh) {
     if (!relu) {
         for (int64_t l = 0; l < L; l++) y[l] = (x[l] - fm) * sc + sh;
         return;
     }
-    for (int64_t l0 = 0; l0 < L; l0 += 8) {
-        const int64_t cnt = L - l0 < 8 ? L - l0 : 8;
+    int64_t l0 = 0;
+    for (; l0 + 8 <= L; l0 += 8) { /* 8 lanes: max(0, v) by the compare's mask, its bits to one byte */
+        v8f xv, v;
+        memcpy(&xv, x + l0, sizeof xv);
+        v = (xv - fm) * sc + sh;
+        v8u gt = (v8u)(v > 0.0f), vb;
+        memcpy(&vb, &v, sizeof vb);
+        vb &= gt;
+        memcpy(y + l0, &vb, sizeof vb);
+        if (mask) {
+            unsigned bits = 0;
+            for (int k = 0; k < 8; k++) bits |= (gt[k] & 1u) << k;
+            mask[l0 / 8] = (uint8_t)bits;
+        }
+    }
+    if (l0 < L) {
         unsigned bits = 0;
-        for (int64_t k = 0; k < cnt; k++) {
+        for (int64_t k = 0; l0 + k < L; k++) {
             float v = (x[l0 + k] - fm) * sc + sh;
             bits |= (unsigned)(v > 0) << k;
             y[l0 + k] = v > 0 ? v : 0.0f;
@@ -332,7 +349,15 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
             for (int64_t i = 0; i < N; i++) {
                 float *d = dYm + (i * C + c) * L;
                 const uint8_t *m = mask + (c * N + i) * rb;
-                for (int64_t l = 0; l < L; l++) d[l] = (m[l >> 3] >> (l & 7)) & 1 ? d[l] : 0.0f;
+                int64_t l = 0;
+                for (; l + 8 <= L; l += 8) { /* 8 lanes from one byte, as a vector AND */
+                    const v8u shift = {0, 1, 2, 3, 4, 5, 6, 7};
+                    v8u v, keep = (((v8u){0, 0, 0, 0, 0, 0, 0, 0} + m[l >> 3]) >> shift) & 1u;
+                    memcpy(&v, d + l, sizeof v);
+                    v &= (v8u){0, 0, 0, 0, 0, 0, 0, 0} - keep;
+                    memcpy(d + l, &v, sizeof v);
+                }
+                for (; l < L; l++) d[l] = (m[l >> 3] >> (l & 7)) & 1 ? d[l] : 0.0f;
             }
     }
 #pragma omp parallel for schedule(static) if (M * C > 32768)
