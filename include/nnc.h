@@ -344,11 +344,13 @@ nnc_tensor *nnc_node_grad(nnc_node *n);  /* NULL data unless it has a gradient *
  * [N, C/16, H, W, 16]; read it, or its gradient, with
  * nnc_tensor_read_plain), and a ReLU may be fused into its neighbour (a
  * ReLU feeding max pooling is applied after the pooling; its own tensor
- * then shares its input's memory and holds the values before the ReLU). To
- * read an intermediate tensor, mark it an output (nnc_graph_output), or turn
- * both off for the graph before compiling with
- * nnc_graph_set_plain_intermediates (in the environment, NNC_LAYOUT=plain
- * turns off blocked layouts, NNC_FUSE=0 fusion). */
+ * then shares its input's memory and holds the values before the ReLU), and
+ * in training a batch norm's output or a concatenation may be freed after
+ * its forward readers and rebuilt for backward. To read an intermediate
+ * tensor, mark it an output (nnc_graph_output), or turn all of this off for
+ * the graph before compiling with nnc_graph_set_plain_intermediates (in the
+ * environment, NNC_LAYOUT=plain turns off blocked layouts, NNC_FUSE=0
+ * fusion and recomputation, NNC_RECOMPUTE=0 recomputation). */
 void nnc_graph_set_plain_intermediates(nnc_graph *g, int on);
 /* Copies t's values into dst (numel floats) in plain row-major order,
  * whatever t's layout. */
