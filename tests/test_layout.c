@@ -40,16 +40,22 @@ static float *collect(nnc_graph *g, int grads, int64_t *count) {
     return buf;
 }
 
-typedef struct { float loss0, loss2; float *grad, *param; int64_t n; int blocked, plain_edges; } run_result;
+typedef struct { float loss0, loss2; float *grad, *param; int64_t n; int blocked; } run_result;
 
-/* Builds the zoo model, one forward/backward (gradients), then two SGD steps. */
-static run_result run_model(const char *name, const char *opts, int plain, int64_t batch) {
-    run_result r = {0};
+/* A zoo model with its options string (NULL: defaults). */
+static nnc_model *build_model(const char *name, const char *opts) {
     nnc_model *m = NULL;
     nnc_model_opts mo = {0};
     mo.dropout = -1;
     mo.options = opts;
     T_OK(nnc_model_build(name, &mo, &m));
+    return m;
+}
+
+/* Builds the zoo model, one forward/backward (gradients), then two SGD steps. */
+static run_result run_model(const char *name, const char *opts, int plain, int64_t batch) {
+    run_result r = {0};
+    nnc_model *m = build_model(name, opts);
     if (!m) return r;
     nnc_graph_set_plain_intermediates(m->g, plain);
     nnc_optim o = nnc_optim_sgd(0.05f, 0.9f, 5e-4f);
@@ -73,6 +79,25 @@ static run_result run_model(const char *name, const char *opts, int plain, int64
     return r;
 }
 
+/* r[0] as compiled by default, r[1] with the environment variable var = "0". */
+static void run_pair(const char *name, const char *opts, const char *var, int64_t batch, run_result r[2]) {
+    for (int k = 0; k < 2; k++) {
+        if (k) setenv(var, "0", 1);
+        r[k] = run_model(name, opts, 0, batch);
+        unsetenv(var);
+    }
+}
+
+/* The two runs agree: losses before and after two steps to relative
+ * tolerances, gradients and weights to their rtol (and atol); frees them. */
+static void expect_close(run_result r[2], float loss0_rel, float loss2_rel, double grad_rtol, double weight_rtol, double atol) {
+    T_CHECKF(fabsf(r[0].loss0 - r[1].loss0) <= loss0_rel * fabsf(r[1].loss0), "loss %.8g vs %.8g", r[0].loss0, r[1].loss0);
+    T_CHECKF(fabsf(r[0].loss2 - r[1].loss2) <= loss2_rel * fabsf(r[1].loss2), "after 2 steps %.8g vs %.8g", r[0].loss2, r[1].loss2);
+    if (r[0].grad && r[1].grad && r[0].n == r[1].n) t_close("gradients", r[0].grad, r[1].grad, r[0].n, grad_rtol, atol);
+    if (r[0].param && r[1].param && r[0].n == r[1].n) t_close("weights", r[0].param, r[1].param, r[0].n, weight_rtol, atol);
+    for (int k = 0; k < 2; k++) { free(r[k].grad); free(r[k].param); }
+}
+
 static void check_same(const char *name, const char *opts, int64_t batch) {
     char title[160];
     snprintf(title, sizeof title, "%s: blocked layouts give the plain run's loss, gradients and weights after 2 steps", name);
@@ -92,8 +117,7 @@ static void check_same(const char *name, const char *opts, int64_t batch) {
 /* ResNet-20: which tensors are blocked. */
 static void check_assignment(void) {
     T_CASE("resnet20: convolution, BN, ReLU and add outputs are blocked; inputs, parameters, the pooled features and the loss plain") {
-        nnc_model *m = NULL;
-        T_OK(nnc_model_build("resnet20", NULL, &m));
+        nnc_model *m = build_model("resnet20", NULL);
         if (m) {
             T_OK(nnc_graph_compile(m->g, 4, 1));
             int counts[8] = {0}, blocked[8] = {0};
@@ -221,18 +245,9 @@ static void check_small(void) {
 static void check_fusion(void) {
     T_CASE("lenet5: both conv ReLUs fuse into the max pooling; loss, gradients and weights after 2 steps equal the unfused run") {
         run_result r[2];
-        for (int k = 0; k < 2; k++) {
-            if (k) setenv("NNC_FUSE", "0", 1);
-            r[k] = run_model("lenet5", NULL, 0, 16);
-            unsetenv("NNC_FUSE");
-        }
-        T_CHECKF(fabsf(r[0].loss0 - r[1].loss0) <= 1e-6f * fabsf(r[1].loss0), "loss %.8g vs %.8g", r[0].loss0, r[1].loss0);
-        T_CHECKF(fabsf(r[0].loss2 - r[1].loss2) <= 1e-5f * fabsf(r[1].loss2), "after 2 steps %.8g vs %.8g", r[0].loss2, r[1].loss2);
-        if (r[0].grad && r[1].grad && r[0].n == r[1].n) t_close("gradients", r[0].grad, r[1].grad, r[0].n, 1e-5, 1e-7);
-        if (r[0].param && r[1].param && r[0].n == r[1].n) t_close("weights", r[0].param, r[1].param, r[0].n, 1e-5, 1e-7);
-        for (int k = 0; k < 2; k++) { free(r[k].grad); free(r[k].param); }
-        nnc_model *m = NULL;
-        T_OK(nnc_model_build("lenet5", NULL, &m));
+        run_pair("lenet5", NULL, "NNC_FUSE", 16, r);
+        expect_close(r, 1e-6f, 1e-5f, 1e-5, 1e-5, 1e-7);
+        nnc_model *m = build_model("lenet5", NULL);
         if (m) {
             T_OK(nnc_graph_compile(m->g, 4, 1));
             int elided = 0, fused = 0;
@@ -269,23 +284,11 @@ static void check_fusion(void) {
         T_CASE(title) {
             run_result r[2];
             if (nets[v][2]) { setenv("NNC_DNNL_BN", "1", 1); setenv("NNC_LAYOUT", "plain", 1); }
-            for (int k = 0; k < 2; k++) {
-                if (k) setenv("NNC_FUSE", "0", 1);
-                r[k] = run_model(nets[v][0], nets[v][1], 0, 4);
-                unsetenv("NNC_FUSE");
-            }
+            run_pair(nets[v][0], nets[v][1], "NNC_FUSE", 4, r);
             unsetenv("NNC_DNNL_BN");
             unsetenv("NNC_LAYOUT");
-            T_CHECKF(fabsf(r[0].loss0 - r[1].loss0) <= 1e-5f * fabsf(r[1].loss0), "loss %.8g vs %.8g", r[0].loss0, r[1].loss0);
-            T_CHECKF(fabsf(r[0].loss2 - r[1].loss2) <= 1e-4f * fabsf(r[1].loss2), "after 2 steps %.8g vs %.8g", r[0].loss2, r[1].loss2);
-            if (r[0].grad && r[1].grad && r[0].n == r[1].n) t_close("gradients", r[0].grad, r[1].grad, r[0].n, 1e-3, 1e-6);
-            if (r[0].param && r[1].param && r[0].n == r[1].n) t_close("weights", r[0].param, r[1].param, r[0].n, 1e-4, 1e-6);
-            for (int k = 0; k < 2; k++) { free(r[k].grad); free(r[k].param); }
-            nnc_model *m = NULL;
-            nnc_model_opts mo = {0};
-            mo.dropout = -1;
-            mo.options = nets[v][1];
-            T_OK(nnc_model_build(nets[v][0], &mo, &m));
+            expect_close(r, 1e-5f, 1e-4f, 1e-3, 1e-4, 1e-6);
+            nnc_model *m = build_model(nets[v][0], nets[v][1]);
             if (m) {
                 T_OK(nnc_graph_compile(m->g, 4, 1));
                 int fused = 0, elided = 0, relus = 0;
@@ -301,11 +304,7 @@ static void check_fusion(void) {
     }
     T_CASE("densenet-bc: concatenations rebuilt and BN+ReLU inputs recomputed in backward -- bitwise the kept run, less memory") {
         run_result r[2];
-        for (int k = 0; k < 2; k++) {
-            if (k) setenv("NNC_RECOMPUTE", "0", 1);
-            r[k] = run_model("densenet-bc", "depth=16,growth=12", 0, 4);
-            unsetenv("NNC_RECOMPUTE");
-        }
+        run_pair("densenet-bc", "depth=16,growth=12", "NNC_RECOMPUTE", 4, r);
         T_CHECKF(r[0].loss0 == r[1].loss0 && r[0].loss2 == r[1].loss2, "loss %.9g / %.9g vs %.9g / %.9g", r[0].loss0, r[0].loss2,
                  r[1].loss0, r[1].loss2);
         T_CHECK(r[0].n == r[1].n && r[0].grad && r[1].grad && !memcmp(r[0].grad, r[1].grad, (size_t)r[0].n * sizeof(float)));
@@ -314,12 +313,8 @@ static void check_fusion(void) {
         size_t arena[2] = {0, 0};
         int marked = 0, rebuilt = 0;
         for (int k = 0; k < 2; k++) {
-            nnc_model *m = NULL;
-            nnc_model_opts mo = {0};
-            mo.dropout = -1;
-            mo.options = "depth=40,growth=12";
             if (k) setenv("NNC_RECOMPUTE", "0", 1);
-            T_OK(nnc_model_build("densenet-bc", &mo, &m));
+            nnc_model *m = build_model("densenet-bc", "depth=40,growth=12");
             if (m) {
                 T_OK(nnc_graph_compile(m->g, 16, 1));
                 arena[k] = nnc_graph_mem_info(m->g).arena_bytes;

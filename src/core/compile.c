@@ -23,12 +23,18 @@ static int no_fuse(const nnc_graph *g) {
     return g->plain_only || (e && !strcmp(e, "0"));
 }
 
+/* Recomputation is off for this graph (as fusion) or everywhere (NNC_RECOMPUTE=0). */
+static int no_recompute(const nnc_graph *g) {
+    const char *e = getenv("NNC_RECOMPUTE");
+    return no_fuse(g) || (e && !strcmp(e, "0"));
+}
+
 static nnc_plan *find_plan(nnc_graph *g, int64_t batch, int training) {
-    int plain = plain_only(g), nf = no_fuse(g);
+    int plain = plain_only(g), nf = no_fuse(g), nr = no_recompute(g);
     for (int i = 0; i < g->n_plans; i++) {
         nnc_plan *p = g->plans[i];
         if (p->batch == batch && p->training == training && p->seed_outputs == g->seed_outputs && p->n_nodes == g->n_nodes &&
-            p->plain_only == plain && p->no_fuse == nf)
+            p->plain_only == plain && p->no_fuse == nf && p->no_recompute == nr)
             return p;
     }
     return NULL;
@@ -83,7 +89,7 @@ static const nnc_node *only_consumer(const nnc_plan *p, const nnc_node *n) {
     return NULL;
 }
 
-static void fuse_relus(nnc_graph *g, nnc_plan *p) {
+static void fuse_relus(nnc_plan *p) {
     for (int k = 0; k < p->n_order; k++) p->order[k]->flags &= ~(uint32_t)(NNC_NODE_ELIDED | NNC_NODE_RELU_IN | NNC_NODE_RELU_OUT);
     if (p->no_fuse) return;
     const uint32_t visible = NNC_NODE_OUTPUT | NNC_NODE_LOSS | NNC_NODE_INPUT | NNC_NODE_PARAM | NNC_NODE_STATE;
@@ -102,7 +108,6 @@ static void fuse_relus(nnc_graph *g, nnc_plan *p) {
             x->flags |= NNC_NODE_RELU_OUT;
         }
     }
-    (void)g;
 }
 
 /* ---- recomputation: a convolution whose input is a batch norm's output
@@ -115,8 +120,7 @@ static void fuse_relus(nnc_graph *g, nnc_plan *p) {
  * BN-ReLU-conv bottlenecks. Plain tensors only; off with NNC_RECOMPUTE=0. */
 static void mark_recompute(nnc_plan *p) {
     for (int k = 0; k < p->n_order; k++) p->order[k]->flags &= ~(uint32_t)NNC_NODE_RECOMPUTE_IN;
-    const char *e = getenv("NNC_RECOMPUTE");
-    if (!p->training || p->no_fuse || (e && !strcmp(e, "0"))) return;
+    if (!p->training || p->no_recompute) return;
     const uint32_t visible = NNC_NODE_OUTPUT | NNC_NODE_LOSS;
     for (int k = 0; k < p->n_order; k++) {
         nnc_node *c = p->order[k];
@@ -139,8 +143,7 @@ static void mark_recompute(nnc_plan *p) {
  * plus one rebuilt tensor at a time: the memory-efficient DenseNet. */
 static void mark_remat(nnc_plan *p) {
     for (int k = 0; k < p->n_order; k++) p->order[k]->flags &= ~(uint32_t)NNC_NODE_REMAT;
-    const char *e = getenv("NNC_RECOMPUTE");
-    if (!p->training || p->no_fuse || (e && !strcmp(e, "0"))) return;
+    if (!p->training || p->no_recompute) return;
     for (int k = 0; k < p->n_order; k++) {
         nnc_node *n = p->order[k];
         if (n->op != NNC_OP_CONCAT || (n->flags & (NNC_NODE_OUTPUT | NNC_NODE_LOSS)) || !nnc_concat_rebuildable(n)) continue;
@@ -271,7 +274,7 @@ static nnc_status analyse(nnc_graph *g, nnc_plan *p) {
         free(seen);
     }
     nnc_status s = assign_layouts(g, p);
-    if (!s) fuse_relus(g, p);
+    if (!s) fuse_relus(p);
     if (!s) mark_recompute(p);
     if (!s) mark_remat(p);
     return s;
@@ -309,8 +312,6 @@ void nnc_plan_bind(nnc_graph *g, nnc_plan *p) {
         memcpy(n->out.shape, pn->shape, sizeof pn->shape);
         n->out.layout = pn->layout;
         n->out.data = arena + pn->out_off;
-        n->fwd_data = n->out.data;
-        n->remat_data = pn->remat_off != SIZE_MAX ? arena + pn->remat_off : NULL;
         n->remat_done = 0;
         n->grad = n->out;
         n->grad.data = pn->grad_off != SIZE_MAX ? arena + pn->grad_off : NULL;
@@ -355,6 +356,7 @@ nnc_status nnc_graph_compile(nnc_graph *g, int64_t batch, int training) {
     p->seed_outputs = g->seed_outputs;
     p->plain_only = plain_only(g);
     p->no_fuse = no_fuse(g);
+    p->no_recompute = no_recompute(g);
     p->n_nodes = g->n_nodes;
     size_t n_acc = 0;
     for (int i = 0; i < g->n_nodes; i++) n_acc += (size_t)g->nodes[i]->n_in;
@@ -397,6 +399,7 @@ nnc_status nnc_graph_plan_info(nnc_graph *g, int64_t batch, int training, nnc_me
     p.training = training ? 1 : 0;
     p.plain_only = plain_only(g);
     p.no_fuse = no_fuse(g);
+    p.no_recompute = no_recompute(g);
     p.n_nodes = g->n_nodes;
     p.pn = calloc((size_t)g->n_nodes + 1, sizeof *p.pn);
     if (!p.pn) return nnc_error(NNC_ERR_OOM, "out of memory");

@@ -81,8 +81,7 @@ struct nnc_node {
     const float *seed;   /* gradcheck: gradient seeded into this output */
     int n_consumers;     /* within the current plan (set at compile) */
     nnc_kcache *kcache;  /* op-private cache, NULL until the op makes one */
-    void *fwd_data, *remat_data; /* NNC_NODE_REMAT: out.data in forward, and where backward rebuilds it */
-    int remat_done;      /* rebuilt in this backward pass */
+    int remat_done;      /* NNC_NODE_REMAT: rebuilt in this backward pass (run.c) */
 };
 
 /* One compiled plan: per node shapes and arena offsets for a batch size and mode. */
@@ -100,6 +99,7 @@ typedef struct nnc_plan {
     int seed_outputs;
     int plain_only;        /* blocked layouts were off when planned (part of the key) */
     int no_fuse;           /* ReLU fusion was off when planned (part of the key) */
+    int no_recompute;      /* recomputation was off when planned (part of the key) */
     int n_order;
     nnc_node **order;      /* active nodes, topological */
     nnc_plan_node *pn;     /* indexed by node id */

@@ -111,12 +111,9 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
         for (int c = 0; c < M; c++) {
             nnc_node *cn = p->order[c];
             if (cn->op < 0 || !nnc_needs_grad(cn) || (cn->flags & NNC_NODE_ELIDED)) continue;
-            for (int j = 0; j < cn->n_in && j < 31; j++) {
-                const nnc_node *q = nnc_storage_of(cn->in[j]);
-                int reads = (nnc_ops[cn->op].bwd_reads & NNC_READS_IN(j)) && !(j == 0 && (cn->flags & NNC_NODE_RECOMPUTE_IN));
-                if (j == 0 && (cn->flags & NNC_NODE_RECOMPUTE_IN)) q = q->in[0]; /* the batch norm's input */
-                else if (!reads) continue;
-                if (!(q->flags & NNC_NODE_REMAT)) continue;
+            for (int j = 0; j < cn->n_in; j++) {
+                const nnc_node *q = nnc_bwd_read(cn, j);
+                if (!q || !(q->flags & NNC_NODE_REMAT)) continue;
                 if (2 * M - c < rb0[q->id]) rb0[q->id] = 2 * M - c;
                 if (2 * M - c > rb1[q->id]) rb1[q->id] = 2 * M - c;
             }
@@ -158,9 +155,8 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
                 if (nnc_storage_of(cn->in[j]) != n) continue;
                 if (o->t1 < c) o->t1 = c;
                 int c_bwd = p->training && nnc_needs_grad(cn);
-                uint32_t creads = nnc_ops[cn->op].bwd_reads;
-                if (cn->flags & NNC_NODE_RECOMPUTE_IN) creads &= ~NNC_READS_IN(0); /* recomputed in its backward */
-                if (c_bwd && j < 31 && (creads & NNC_READS_IN(j)) && !remat && o->t1 < 2 * M - c) o->t1 = 2 * M - c;
+                /* read in cn's backward (not when cn recomputes it, nor when n is rebuilt for it) */
+                if (c_bwd && nnc_bwd_read(cn, j) == n && !remat && o->t1 < 2 * M - c) o->t1 = 2 * M - c;
                 if (c_bwd && nnc_needs_grad(n) && 2 * M - c < first_contrib) first_contrib = 2 * M - c;
             }
         }

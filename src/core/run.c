@@ -119,27 +119,25 @@ static nnc_exec exec_ctx(const nnc_graph *g) {
 /* Rebuilt concatenations (compile.c, plan.c): forward writes and reads them
  * in their forward buffer; in backward each is rebuilt into its second
  * buffer before its first reader runs. */
-static void remat_reset(nnc_plan *p) {
+static void remat_reset(nnc_graph *g) {
+    const nnc_plan *p = g->cur;
     for (int k = 0; k < p->n_order; k++) {
         nnc_node *n = p->order[k];
         if (!(n->flags & NNC_NODE_REMAT)) continue;
-        n->out.data = n->fwd_data;
+        n->out.data = (unsigned char *)g->arena + p->pn[n->id].out_off;
         n->remat_done = 0;
     }
 }
-static void remat_one(nnc_node *q) {
-    if (!(q->flags & NNC_NODE_REMAT) || q->remat_done || !q->remat_data) return;
-    nnc_concat_rebuild(q, q->remat_data);
-    q->out.data = q->remat_data;
-    q->remat_done = 1;
-}
 /* Before c's backward: the rebuilt tensors it reads. */
-static void remat_for(nnc_node *c) {
-    uint32_t reads = nnc_ops[c->op].bwd_reads;
-    for (int j = 0; j < c->n_in && j < 31; j++) {
-        nnc_node *q = (nnc_node *)nnc_storage_of(c->in[j]);
-        if (j == 0 && (c->flags & NNC_NODE_RECOMPUTE_IN)) remat_one(q->in[0]);
-        else if (reads & NNC_READS_IN(j)) remat_one(q);
+static void remat_for(nnc_graph *g, const nnc_node *c) {
+    for (int j = 0; j < c->n_in; j++) {
+        nnc_node *q = (nnc_node *)nnc_bwd_read(c, j);
+        if (!q || !(q->flags & NNC_NODE_REMAT) || q->remat_done) continue;
+        size_t off = g->cur->pn[q->id].remat_off;
+        if (off == SIZE_MAX) continue;
+        q->out.data = (unsigned char *)g->arena + off;
+        nnc_concat_rebuild(q, q->out.data);
+        q->remat_done = 1;
     }
 }
 
@@ -147,7 +145,7 @@ static nnc_status graph_forward(nnc_graph *g) {
     if (!g) return nnc_error(NNC_ERR_ARG, "nnc_graph_forward: graph is NULL");
     if (!g->cur) return nnc_error(NNC_ERR_STATE, "nnc_graph_forward: compile the graph first");
     nnc_plan *p = g->cur;
-    remat_reset(p);
+    remat_reset(g);
     nnc_exec x = exec_ctx(g);
     int fault = 0;
     x.fault = &fault;
@@ -202,7 +200,7 @@ static nnc_status graph_backward(nnc_graph *g) {
     for (int k = p->n_order - 1; k >= 0; k--) {
         nnc_node *n = p->order[k];
         if (n->op < 0 || !nnc_needs_grad(n) || (n->flags & NNC_NODE_ELIDED)) continue;
-        remat_for(n);
+        remat_for(g, n);
         if (g->timing) timed_kernel(g, n, &x, 1);
         else nnc_ops[n->op].backward(n, &x);
         if (fault) return (nnc_status)fault;
@@ -211,7 +209,7 @@ static nnc_status graph_backward(nnc_graph *g) {
             if (s) return s;
         }
     }
-    remat_reset(p);
+    remat_reset(g);
     return NNC_OK;
 }
 

@@ -58,6 +58,8 @@ static nnc_status bn_infer(nnc_node *n) {
     return NNC_OK;
 }
 
+/* A ReLU after it (the only reader of its output) is fused: the output is
+ * max(0, BN(x)) and backward applies the ReLU's derivative first. */
 static int fused_relu(const nnc_node *n) { return (n->flags & NNC_NODE_RELU_OUT) != 0; }
 static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training);
 
@@ -70,19 +72,24 @@ static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training);
  * [C][N], channel-major so that the threads write disjoint bytes). The
  * output is not needed in backward. */
 static size_t up64(size_t b) { return (b + 63) / 64 * 64; }
-static int64_t mask_row_len(const nnc_tensor *x) {
-    int64_t L = 1;
-    for (int i = 2; i < x->ndim; i++) L *= x->shape[i];
-    return L;
+typedef struct { int64_t N, C, L; } bn_dims;
+static bn_dims dims_of(const nnc_tensor *x) {
+    bn_dims d = {x->shape[0], x->shape[1], 1};
+    for (int i = 2; i < x->ndim; i++) d.L *= x->shape[i];
+    return d;
 }
-static size_t mask_row_bytes(const nnc_tensor *x) { return (size_t)(mask_row_len(x) + 7) / 8; }
+/* The plain kernel's mask: N C rows of ceil(L/8) bytes. */
+static size_t plain_mask_bytes(const nnc_tensor *x) {
+    bn_dims D = dims_of(x);
+    return (size_t)(D.N * D.C) * (size_t)((D.L + 7) / 8);
+}
 static size_t stats_bytes(const nnc_node *n) { return up64(5 * (size_t)n->in[0]->out.shape[1] * sizeof(float)); }
 static size_t bn_saved(const nnc_node *cn, int training) {
     if (!training) return 0;
     nnc_node *n = (nnc_node *)cn;
     if (!fused_relu(n)) return stats_bytes(n);
     nnc_dnnl_bn *b = dnnl_for(n, 1);
-    size_t dm = nnc_dnnl_bn_relu_mask_bytes(b), pm = nnc_is_blocked(&n->in[0]->out) ? 0 : mask_row_bytes(&n->in[0]->out) * (size_t)(nnc_numel(&n->in[0]->out) / mask_row_len(&n->in[0]->out));
+    size_t dm = nnc_dnnl_bn_relu_mask_bytes(b), pm = nnc_is_blocked(&n->in[0]->out) ? 0 : plain_mask_bytes(&n->in[0]->out);
     return stats_bytes(n) + 64 + (dm > pm ? dm : pm);
 }
 static int *mask_marker(const nnc_node *n) { return (int *)((char *)n->saved + stats_bytes(n)); }
@@ -124,12 +131,6 @@ static inline void normalize_row(const float *x, float *y, int relu, uint8_t *ma
     }
 }
 
-typedef struct { int64_t N, C, L; } bn_dims;
-static bn_dims dims_of(const nnc_tensor *x) {
-    bn_dims d = {x->shape[0], x->shape[1], 1};
-    for (int i = 2; i < x->ndim; i++) d.L *= x->shape[i];
-    return d;
-}
 
 /* ---- per-row sums of the plain kernels: 16 independent float lanes (they
  * vectorize), flushed to double every 4096 elements, in a fixed order, so
@@ -193,21 +194,9 @@ static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training) {
 /* Inside a chain of oneDNN ops (4-D, C a multiple of 16: the compiler
  * checks that), x, y and their gradients may be blocked; oneDNN's jit
  * kernels then run them in place of the plain kernels below. */
-/* A ReLU after it (the only reader of its output) is fused: the output is
- * max(0, BN(x)) and backward applies the ReLU's derivative first. */
 static uint32_t bn_layouts(const nnc_node *n) {
     if (n->in[0]->out.ndim != 4 || !nnc_dnnl_blocked_ok()) return 0;
     return NNC_BLOCKS_IN(0) | NNC_BLOCKS_OUT | NNC_BLOCKS_TIED;
-}
-
-/* Blocked tensors and no oneDNN primitive for them (only when the thread
- * count changed after compiling and the new ones need more workspace). */
-static void blocked_fault(nnc_node *n, const nnc_exec *ex) {
-    char d[160];
-    nnc_status s = nnc_error(NNC_ERR_STATE, "%s: its blocked tensors need oneDNN's primitives, which do not fit the planned workspace "
-                                            "at this thread count; compile the graph again after changing threads",
-                             nnc_node_desc(n, d, sizeof d));
-    if (ex->fault) *ex->fault = s;
 }
 
 /* dx is written straight by oneDNN when wanted and overwritten */
@@ -281,7 +270,7 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
         return;
     }
     if (nnc_is_blocked(&n->in[0]->out)) {
-        blocked_fault(n, ex);
+        nnc_fault_replan(n, ex, "its blocked tensors need oneDNN's primitives");
         return;
     }
     const int relu = fused_relu(n);
@@ -337,7 +326,7 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
         return;
     }
     if (nnc_is_blocked(&n->in[0]->out)) {
-        blocked_fault(n, ex);
+        nnc_fault_replan(n, ex, "its blocked tensors need oneDNN's primitives");
         return;
     }
     if (relu) { /* the fused ReLU's derivative from forward's mask (dy is this node's own) */

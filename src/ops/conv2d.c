@@ -6,8 +6,9 @@
  * fused), made once per plan (batch, mode, thread count) by the workspace
  * hook at compile time and kept in the node's kcache. x and y are plain
  * NCHW, or blocked (nChw16c) where the compiler put them in a chain of
- * oneDNN ops (then only the oneDNN path runs; the weights stay OIHW). Bitwise repeatable at a fixed thread count
- * (oneDNN splits the weight-gradient sums by thread).
+ * oneDNN ops (then only the oneDNN path runs; the weights stay OIHW).
+ * Bitwise repeatable at a fixed thread count (oneDNN splits the
+ * weight-gradient sums by thread).
  * im2col path -- where oneDNN only has its slow reference code, when the
  * workspace is too small for oneDNN (threads changed after compiling), or
  * with NNC_CONV=im2col:
@@ -188,17 +189,6 @@ static uint32_t conv_layouts(const nnc_node *n) {
     return NNC_BLOCKS_IN(0) | NNC_BLOCKS_OUT;
 }
 
-/* A blocked tensor and no oneDNN primitive to read or write it: only when
- * the thread count changed after compiling and the new primitives need more
- * workspace than was planned. */
-static void blocked_fault(nnc_node *n, const nnc_exec *ex) {
-    char d[160];
-    nnc_status s = nnc_error(NNC_ERR_STATE, "%s: its blocked tensors need oneDNN's primitives, which do not fit the planned workspace "
-                                            "at this thread count; compile the graph again after changing threads",
-                             nnc_node_desc(n, d, sizeof d));
-    if (ex->fault) *ex->fault = s;
-}
-
 /* Workspace of the oneDNN passes this node runs in a plan. */
 static size_t dnnl_ws(const nnc_dnnl_conv *c, const nnc_node *n, int training) {
     size_t w = nnc_dnnl_conv_ws_forward(c);
@@ -271,7 +261,7 @@ static void conv_forward(nnc_node *n, const nnc_exec *ex) {
         return;
     }
     if (blocked_of(n)) {
-        blocked_fault(n, ex);
+        nnc_fault_replan(n, ex, "its blocked tensors need oneDNN's primitives");
         return;
     }
     size_t slot = fwd_slot(&g);
@@ -330,10 +320,7 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex0) {
     if (n->flags & NNC_NODE_RECOMPUTE_IN) { /* x was freed after forward: rebuild it past our workspace */
         size_t at = recompute_at(n, 1);
         if (at + nnc_tensor_bytes(&n->in[0]->out) > ex0->ws_bytes) {
-            char d[160];
-            nnc_status s = nnc_error(NNC_ERR_STATE, "%s: the planned workspace cannot hold its recomputed input at this thread count; "
-                                                    "compile the graph again after changing threads", nnc_node_desc(n, d, sizeof d));
-            if (ex0->fault) *ex0->fault = s;
+            nnc_fault_replan(n, ex0, "its recomputed input and its passes");
             return;
         }
         float *xr = (float *)((char *)ex0->ws + at);
@@ -355,7 +342,7 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex0) {
         if (s && ex->fault) *ex->fault = s;
         if (s || need_dw) return; /* backward-weights summed the bias gradient too */
     } else if ((need_dx || need_dw) && blocked_of(n)) {
-        blocked_fault(n, ex);
+        nnc_fault_replan(n, ex, "its blocked tensors need oneDNN's primitives");
         return;
     }
 

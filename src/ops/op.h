@@ -108,11 +108,6 @@ nnc_status nnc_class_loss_infer(nnc_node *n);
 static inline int64_t nnc_label_at(const nnc_tensor *y, int64_t i) {
     return y->dtype == NNC_I64 ? ((const int64_t *)y->data)[i] : ((const int32_t *)y->data)[i];
 }
-/* Index of element (n, c, i) of an [N, C, L] tensor stored blocked by 16
- * channels (C a multiple of 16): [N, C/16, L, 16]. */
-static inline int64_t nnc_blocked_index(int64_t C, int64_t L, int64_t n, int64_t c, int64_t i) {
-    return ((n * (C / 16) + c / 16) * L + i) * 16 + c % 16;
-}
 static inline int nnc_is_blocked(const nnc_tensor *t) { return t->layout == NNC_LAYOUT_BLOCKED16; }
 /* Batch norm's training output, recomputed from its input and its saved
  * statistics into y (plain [N, C, ...]), bitwise as its forward wrote it
@@ -125,6 +120,21 @@ void nnc_batchnorm_recompute(const nnc_node *bn, float *y);
  * kept tensors. */
 int nnc_concat_rebuildable(const nnc_node *n);
 void nnc_concat_rebuild(const nnc_node *n, float *dst);
+/* The tensor whose values c's backward reads for input j, NULL if none: the
+ * input's storage when the op's bwd_reads names it, and for a convolution
+ * that recomputes its input 0 (NNC_NODE_RECOMPUTE_IN) the input of the batch
+ * norm it recomputes from. The planner keeps it alive and run.c rebuilds it
+ * when it is a rebuilt concatenation. */
+static inline const nnc_node *nnc_bwd_read(const nnc_node *c, int j) {
+    const nnc_node *q = nnc_storage_of(c->in[j]);
+    if (j == 0 && (c->flags & NNC_NODE_RECOMPUTE_IN)) return q->in[0];
+    return j < 31 && (nnc_ops[c->op].bwd_reads & NNC_READS_IN(j)) ? q : NULL;
+}
+/* A kernel that cannot run in the workspace planned for it (the thread
+ * count changed after compiling and its oneDNN primitives, or its
+ * recomputed input, need more): the run stops with NNC_ERR_STATE naming
+ * the node and `need`. */
+void nnc_fault_replan(nnc_node *n, const nnc_exec *ex, const char *need);
 /* "node 'conv1' (conv2d)" for messages. */
 const char *nnc_node_desc(const nnc_node *n, char *buf, size_t size);
 #define NNC_ATTRS(n, T) ((T *)(void *)(n)->attrs)

@@ -30,6 +30,14 @@ const char *nnc_node_desc(const nnc_node *n, char *buf, size_t size) {
     return buf;
 }
 
+void nnc_fault_replan(nnc_node *n, const nnc_exec *ex, const char *need) {
+    char d[160];
+    nnc_status s = nnc_error(NNC_ERR_STATE, "%s: %s, which do not fit the planned workspace at this thread count; "
+                                            "compile the graph again after changing threads",
+                             nnc_node_desc(n, d, sizeof d), need);
+    if (ex->fault) *ex->fault = s;
+}
+
 int nnc_op_count(void) { return NNC_OP_COUNT; }
 const char *nnc_op_name(int i) { return i >= 0 && i < NNC_OP_COUNT ? nnc_ops[i].name : NULL; }
 const char *nnc_op_doc(int i) { return i >= 0 && i < NNC_OP_COUNT ? nnc_ops[i].doc : NULL; }
