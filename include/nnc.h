@@ -75,6 +75,10 @@ typedef struct nnc_tensor {
     int64_t shape[NNC_MAX_DIMS];
     nnc_layout layout;
     void *data;
+    /* Elements from one batch item to the next when the tensor is a window
+     * of a wider one (an intermediate tensor the compiler placed inside a
+     * channel concatenation's buffer); 0: dense, shape[1..] apart. */
+    int64_t bstride;
 } nnc_tensor;
 
 size_t nnc_dtype_size(nnc_dtype dt);

@@ -20,7 +20,7 @@ static float *rnd(int64_t n, uint64_t stream) {
 }
 
 static nnc_conv_geom geom(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t ph, int64_t pw) {
-    nnc_conv_geom g = {N, C, H, W, K, R, S, 0, 0, 1, 1, ph, pw, 1, 1, 1};
+    nnc_conv_geom g = {N, C, H, W, K, R, S, 0, 0, 1, 1, ph, pw, 1, 1, 1, 0};
     g.OH = nnc_conv_out_size(H, R, 1, ph, 1);
     g.OW = nnc_conv_out_size(W, S, 1, pw, 1);
     return g;

@@ -14,7 +14,7 @@
 typedef struct { int64_t N, C, H, W, K, R, S, sh, sw, ph, pw, dh, dw, G; int bias; } spec;
 
 static nnc_conv_geom geom(const spec *s) {
-    nnc_conv_geom g = {s->N, s->C, s->H, s->W, s->K, s->R, s->S, 0, 0, s->sh, s->sw, s->ph, s->pw, s->dh, s->dw, s->G};
+    nnc_conv_geom g = {s->N, s->C, s->H, s->W, s->K, s->R, s->S, 0, 0, s->sh, s->sw, s->ph, s->pw, s->dh, s->dw, s->G, 0};
     g.OH = nnc_conv_out_size(g.H, g.R, g.sh, g.ph, g.dh);
     g.OW = nnc_conv_out_size(g.W, g.S, g.sw, g.pw, g.dw);
     return g;

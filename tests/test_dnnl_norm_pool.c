@@ -151,7 +151,7 @@ static void check_pool(const pool_spec *s) {
     nnc_pool2d_opts o = s->o;
     for (int i = 0; i < 2; i++)
         if (!o.stride[i]) o.stride[i] = o.kernel[i];
-    nnc_tensor xt = {NNC_F32, 4, {s->N, s->C, s->H, s->W, 0, 0}, NNC_LAYOUT_PLAIN, NULL};
+    nnc_tensor xt = {NNC_F32, 4, {s->N, s->C, s->H, s->W, 0, 0}, NNC_LAYOUT_PLAIN, NULL, 0};
     nnc_pool_geom g = nnc_pool_geometry(&xt, &o);
     int64_t nx = s->N * s->C * s->H * s->W, ny = s->N * s->C * g.OH * g.OW;
     for (int training = 1; training >= 0; training--) {

@@ -225,7 +225,7 @@ static void check_small(void) {
     }
     T_CASE("nnc_tensor_read_plain: a blocked [2, 32, 2, 3] tensor, element by element") {
         float src[2 * 32 * 6], dst[2 * 32 * 6];
-        nnc_tensor t = {NNC_F32, 4, {2, 32, 2, 3}, NNC_LAYOUT_BLOCKED16, src};
+        nnc_tensor t = {NNC_F32, 4, {2, 32, 2, 3}, NNC_LAYOUT_BLOCKED16, src, 0};
         /* blocked index of (n, c, l) = ((n * 2 + c / 16) * 6 + l) * 16 + c % 16; store n*1000 + c*10 + l there */
         for (int n = 0; n < 2; n++)
             for (int c = 0; c < 32; c++)
@@ -236,12 +236,134 @@ static void check_small(void) {
             for (int c = 0; c < 32; c++)
                 for (int l = 0; l < 6; l++) bad += dst[(n * 32 + c) * 6 + l] != (float)(n * 1000 + c * 10 + l);
         T_CHECKF(bad == 0, "%d elements misplaced", bad);
-        nnc_tensor u = {NNC_F32, 4, {1, 8, 2, 2}, NNC_LAYOUT_BLOCKED16, src};
+        nnc_tensor u = {NNC_F32, 4, {1, 8, 2, 2}, NNC_LAYOUT_BLOCKED16, src, 0};
         T_CHECK(nnc_tensor_read_plain(&u, dst) == NNC_ERR_ARG);
+        /* a window: channels 3..7 of a [2, 10, 2, 3] buffer */
+        for (int i = 0; i < 2 * 10 * 6; i++) src[i] = (float)i;
+        nnc_tensor w = {NNC_F32, 4, {2, 5, 2, 3}, NNC_LAYOUT_PLAIN, src + 3 * 6, 10 * 6};
+        T_OK(nnc_tensor_read_plain(&w, dst));
+        bad = 0;
+        for (int n = 0; n < 2; n++)
+            for (int c = 0; c < 5; c++)
+                for (int l = 0; l < 6; l++) bad += dst[(n * 5 + c) * 6 + l] != (float)((n * 10 + 3 + c) * 6 + l);
+        T_CHECKF(bad == 0, "window: %d elements misplaced", bad);
     }
 }
 
 /* LeNet-5 with and without the ReLU fusion (NNC_FUSE=0). */
+/* Windows (bstride != 0) among the graph's tensors. */
+static int count_windows(nnc_graph *g) {
+    int w = 0;
+    for (int i = 0; i < g->n_nodes; i++) w += nnc_node_value(g->nodes[i])->bstride != 0;
+    return w;
+}
+
+/* A graph of channel concatenations with every case of the in-place rule:
+ * a, b placed through c1 into c3's buffer; d twice in c2 (copied); e also
+ * read by tanh (no strided reader: copied); c0 reads a and b that are
+ * placed in a later concatenation (copies them); c3 an output. The loss
+ * reads c3 through BN+ReLU+conv (its 1x1 conv recomputes) and c0 through
+ * a conv. */
+typedef struct { float loss; float *grad, *out; int64_t ng, nout; int windows; size_t arena; } inplace_run;
+static inplace_run run_concat_graph(int training) {
+    inplace_run r = {0};
+    nnc_graph *g = nnc_graph_new();
+    nnc_graph_set_seed(g, 9);
+    nnc_conv2d_opts p1 = {{1, 1}, {1, 1}, {1, 1}, 1};
+    nnc_node *x = nnc_input(g, "x", NNC_F32, 3, (int64_t[]){6, 6, 6});
+    nnc_input_requires_grad(x);
+    nnc_node *a = nnc_conv2d_layer(g, x, "a", 4, 3, 3, &p1, 1), *b = nnc_conv2d_layer(g, x, "b", 5, 3, 3, &p1, 1);
+    nnc_node *d = nnc_conv2d_layer(g, x, "d", 3, 3, 3, &p1, 1), *e = nnc_conv2d_layer(g, x, "e", 2, 3, 3, &p1, 1);
+    nnc_node *c0 = nnc_concat(g, 2, (nnc_node *[]){b, a});
+    nnc_node *c1 = nnc_concat(g, 2, (nnc_node *[]){a, b});
+    nnc_node *c2 = nnc_concat(g, 3, (nnc_node *[]){d, c1, d});
+    nnc_node *c3 = nnc_concat(g, 2, (nnc_node *[]){e, c2});
+    nnc_node *h = nnc_conv2d_layer(g, nnc_relu(g, nnc_batchnorm_layer(g, c3, "bn", 1e-5f, 0.1f)), "c", 2, 1, 1, NULL, 0);
+    nnc_node *h0 = nnc_conv2d_layer(g, c0, "c0conv", 2, 1, 1, NULL, 0);
+    nnc_node *t = nnc_input(g, "t", NNC_F32, 3, (int64_t[]){2, 6, 6});
+    nnc_node *sum = nnc_add(g, nnc_add(g, h, h0), nnc_tanh(g, e));
+    nnc_graph_loss(g, nnc_mse(g, sum, t, NNC_MEAN), 1.0f);
+    nnc_graph_output(g, c3);
+    T_OK(nnc_graph_compile(g, 3, training));
+    r.windows = count_windows(g);
+    r.arena = nnc_graph_mem_info(g).arena_bytes;
+    nnc_node *in[2] = {x, t};
+    for (int q = 0; q < 2; q++) {
+        nnc_tensor *v = nnc_node_value(in[q]);
+        for (int64_t i = 0; i < nnc_tensor_numel(v); i++) ((float *)v->data)[i] = nnc_rand_normal(5, (uint64_t)q, (uint64_t)i);
+    }
+    nnc_graph_set_detect_anomaly(g, 1); /* scans every window too */
+    T_OK(nnc_graph_forward(g));
+    r.loss = nnc_graph_loss_value(g);
+    nnc_tensor *o = nnc_node_value(c3);
+    r.nout = nnc_tensor_numel(o);
+    r.out = malloc((size_t)r.nout * sizeof(float));
+    T_OK(nnc_tensor_read_plain(o, r.out));
+    if (training) {
+        T_OK(nnc_graph_backward(g));
+        int64_t np = 0;
+        float *pg = collect(g, 1, &np);
+        nnc_tensor *xg = nnc_node_grad(x);
+        r.ng = np + nnc_tensor_numel(xg);
+        r.grad = malloc((size_t)r.ng * sizeof(float));
+        memcpy(r.grad, pg, (size_t)np * sizeof(float));
+        memcpy(r.grad + np, xg->data, (size_t)nnc_tensor_numel(xg) * sizeof(float));
+        free(pg);
+    }
+    nnc_graph_free(g);
+    return r;
+}
+
+static void check_inplace(void) {
+    setenv("NNC_CONV_SMALL", "0", 1); /* the same convolution kernels for dense and strided outputs: bitwise */
+    T_CASE("in-place concatenation: which inputs are placed; bitwise the copying run (training and inference)") {
+        for (int training = 1; training >= 0; training--) {
+            inplace_run r[2];
+            for (int k = 0; k < 2; k++) {
+                if (k) setenv("NNC_CONCAT_INPLACE", "0", 1);
+                r[k] = run_concat_graph(training);
+                unsetenv("NNC_CONCAT_INPLACE");
+            }
+            /* a and b (through c1) and c1, c2 live in c3's buffer; d (twice in c2) and e (read by tanh) are copied */
+            T_CHECKF(r[0].windows == 4 && r[1].windows == 0, "training %d: %d windows placed, %d with it off (want 4, 0)", training,
+                     r[0].windows, r[1].windows);
+            T_CHECKF(r[0].loss == r[1].loss, "training %d: loss %.9g vs %.9g", training, r[0].loss, r[1].loss);
+            T_CHECK(r[0].nout == r[1].nout && r[0].out && r[1].out && !memcmp(r[0].out, r[1].out, (size_t)r[0].nout * sizeof(float)));
+            if (training)
+                T_CHECK(r[0].ng == r[1].ng && r[0].grad && r[1].grad && !memcmp(r[0].grad, r[1].grad, (size_t)r[0].ng * sizeof(float)));
+            T_CHECKF(r[0].arena <= r[1].arena, "training %d: arena %zu in place, %zu copying", training, r[0].arena, r[1].arena);
+            for (int k = 0; k < 2; k++) { free(r[k].out); free(r[k].grad); }
+        }
+    }
+    T_CASE("densenet-bc: in-place concatenation -- a block's features share one buffer, bitwise the copying run, less memory") {
+        run_result r[2];
+        run_pair("densenet-bc", "depth=16,growth=12", "NNC_CONCAT_INPLACE", 4, r);
+        T_CHECKF(r[0].loss0 == r[1].loss0 && r[0].loss2 == r[1].loss2, "loss %.9g / %.9g vs %.9g / %.9g", r[0].loss0, r[0].loss2,
+                 r[1].loss0, r[1].loss2);
+        T_CHECK(r[0].n == r[1].n && r[0].grad && r[1].grad && !memcmp(r[0].grad, r[1].grad, (size_t)r[0].n * sizeof(float)));
+        T_CHECK(r[0].n == r[1].n && r[0].param && r[1].param && !memcmp(r[0].param, r[1].param, (size_t)r[0].n * sizeof(float)));
+        for (int k = 0; k < 2; k++) { free(r[k].grad); free(r[k].param); }
+        size_t arena[2] = {0, 0};
+        int windows = 0;
+        for (int k = 0; k < 2; k++) {
+            if (k) setenv("NNC_CONCAT_INPLACE", "0", 1);
+            nnc_model *m = build_model("densenet-bc", "depth=40,growth=12");
+            if (m) {
+                T_OK(nnc_graph_compile(m->g, 16, 1));
+                arena[k] = nnc_graph_mem_info(m->g).arena_bytes;
+                if (!k) windows = count_windows(m->g);
+                nnc_model_free(m);
+            }
+            unsetenv("NNC_CONCAT_INPLACE");
+        }
+        /* per block of 6 layers: the 6 new feature maps, the 5 inner concatenations, and the block's input
+         * where a convolution or pooling writes it (all three) */
+        T_CHECKF(windows == 3 * (6 + 5 + 1), "%d windows (want 36)", windows);
+        T_CHECKF(arena[0] < arena[1], "activation memory %zu in place, %zu rebuilding", arena[0], arena[1]);
+    }
+    unsetenv("NNC_CONV_SMALL");
+}
+
 static void check_fusion(void) {
     T_CASE("lenet5: both conv ReLUs fuse into the max pooling; loss, gradients and weights after 2 steps equal the unfused run") {
         run_result r[2];
@@ -284,7 +406,11 @@ static void check_fusion(void) {
         T_CASE(title) {
             run_result r[2];
             if (nets[v][2]) { setenv("NNC_DNNL_BN", "1", 1); setenv("NNC_LAYOUT", "plain", 1); }
+            /* NNC_FUSE=0 also turns off in-place concatenation, which sends DenseNet's 3-channel stem
+             * convolution (its output a window) from the direct kernels to oneDNN: the same kernels both ways */
+            setenv("NNC_CONV_SMALL", "0", 1);
             run_pair(nets[v][0], nets[v][1], "NNC_FUSE", 4, r);
+            unsetenv("NNC_CONV_SMALL");
             unsetenv("NNC_DNNL_BN");
             unsetenv("NNC_LAYOUT");
             expect_close(r, 1e-5f, 1e-4f, 1e-3, 1e-4, 1e-6);
@@ -304,6 +430,7 @@ static void check_fusion(void) {
     }
     T_CASE("densenet-bc: concatenations rebuilt and BN+ReLU inputs recomputed in backward -- bitwise the kept run, less memory") {
         run_result r[2];
+        setenv("NNC_CONCAT_INPLACE", "0", 1); /* rebuilt: the concatenations that are not in place */
         run_pair("densenet-bc", "depth=16,growth=12", "NNC_RECOMPUTE", 4, r);
         T_CHECKF(r[0].loss0 == r[1].loss0 && r[0].loss2 == r[1].loss2, "loss %.9g / %.9g vs %.9g / %.9g", r[0].loss0, r[0].loss2,
                  r[1].loss0, r[1].loss2);
@@ -332,8 +459,11 @@ static void check_fusion(void) {
         T_CHECKF(rebuilt == 18, "%d concatenations rebuilt (want the 18 layers')", rebuilt);
         /* quadratic in depth without: the concatenations and the BN+ReLU of each become linear */
         T_CHECKF(arena[0] < arena[1] / 2, "activation memory %zu with recomputation, %zu without", arena[0], arena[1]);
+        unsetenv("NNC_CONCAT_INPLACE");
     }
+    check_inplace();
     T_CASE("rebuilt concatenation with a rebuilt concatenation as its second input: bitwise the kept run") {
+        setenv("NNC_CONCAT_INPLACE", "0", 1);
         float loss[2] = {0, 0}, *gr[2] = {NULL, NULL};
         int64_t ng = 0;
         int flagged = 0;
@@ -364,6 +494,7 @@ static void check_fusion(void) {
             unsetenv("NNC_RECOMPUTE");
         }
         T_CHECKF(flagged, "the two concatenations are not rebuilt");
+        unsetenv("NNC_CONCAT_INPLACE");
         T_CHECK(loss[0] == loss[1] && gr[0] && gr[1] && !memcmp(gr[0], gr[1], (size_t)ng * sizeof(float)));
         free(gr[0]);
         free(gr[1]);

@@ -171,7 +171,7 @@ static void conv_vs_ref(const conv_cfg *c, uint64_t seed) {
     nnc_conv_geom geo = {c->N, c->C, c->H, c->W, c->K, c->R, c->S, 0, 0, c->o.stride[0] ? c->o.stride[0] : 1,
                          c->o.stride[1] ? c->o.stride[1] : 1, c->o.pad[0], c->o.pad[1],
                          c->o.dilation[0] ? c->o.dilation[0] : 1, c->o.dilation[1] ? c->o.dilation[1] : 1,
-                         c->o.groups ? c->o.groups : 1};
+                         c->o.groups ? c->o.groups : 1, 0};
     geo.OH = nnc_conv_out_size(geo.H, geo.R, geo.sh, geo.ph, geo.dh);
     geo.OW = nnc_conv_out_size(geo.W, geo.S, geo.sw, geo.pw, geo.dw);
     int64_t nx = numel(x), ny = numel(y), nw = numel(w), nb = c->K;

@@ -29,12 +29,18 @@ static int no_recompute(const nnc_graph *g) {
     return no_fuse(g) || (e && !strcmp(e, "0"));
 }
 
+/* In-place concatenation is off for this graph (as fusion) or everywhere (NNC_CONCAT_INPLACE=0). */
+static int no_inplace(const nnc_graph *g) {
+    const char *e = getenv("NNC_CONCAT_INPLACE");
+    return no_fuse(g) || (e && !strcmp(e, "0"));
+}
+
 static nnc_plan *find_plan(nnc_graph *g, int64_t batch, int training) {
-    int plain = plain_only(g), nf = no_fuse(g), nr = no_recompute(g);
+    int plain = plain_only(g), nf = no_fuse(g), nr = no_recompute(g), ni = no_inplace(g);
     for (int i = 0; i < g->n_plans; i++) {
         nnc_plan *p = g->plans[i];
         if (p->batch == batch && p->training == training && p->seed_outputs == g->seed_outputs && p->n_nodes == g->n_nodes &&
-            p->plain_only == plain && p->no_fuse == nf && p->no_recompute == nr)
+            p->plain_only == plain && p->no_fuse == nf && p->no_recompute == nr && p->no_inplace == ni)
             return p;
     }
     return NULL;
@@ -147,7 +153,80 @@ static void mark_remat(nnc_plan *p) {
     for (int k = 0; k < p->n_order; k++) {
         nnc_node *n = p->order[k];
         if (n->op != NNC_OP_CONCAT || (n->flags & (NNC_NODE_OUTPUT | NNC_NODE_LOSS)) || !nnc_concat_rebuildable(n)) continue;
+        if (p->pn[n->id].view_of >= 0) continue; /* in place: its buffer is kept anyway */
         n->flags |= NNC_NODE_REMAT;
+    }
+}
+
+/* ---- in-place concatenation: a channel concatenation's inputs are written
+ * by their producers straight into their channels of its output buffer, so
+ * the concatenation copies nothing (forward) and slices nothing (backward:
+ * their gradients are the same windows of its gradient). Taken latest
+ * first, a concatenation placed in a later one puts its own inputs in that
+ * buffer too, so a dense block's chain of concatenations shares one buffer
+ * holding each feature map once (the memory-efficient DenseNet's shared
+ * storage). Such a window is a strided tensor (bstride: the buffer's batch
+ * item); an input is placed when it is an op's plain f32 output that
+ * nothing outside the graph sees, placed nowhere else, once among the
+ * inputs, its producer may write a strided output and every other reader
+ * may read a strided input (the op's `strided` hook), and its gradient's
+ * first contribution is the concatenation's (later ones then add to the
+ * window). Any other input is copied as before. Off with
+ * NNC_CONCAT_INPLACE=0 (and with fusion). */
+static uint32_t op_strided(const nnc_node *n) {
+    return n->op >= 0 && nnc_ops[n->op].strided ? nnc_ops[n->op].strided(n) : 0;
+}
+static int concat_axis1(const nnc_node *n) {
+    return n->op == NNC_OP_CONCAT && n->out.ndim >= 2 && (op_strided(n) & NNC_STRIDED_OUT) && n->out.layout == NNC_LAYOUT_PLAIN &&
+           n->out.dtype == NNC_F32;
+}
+static int can_place(const nnc_plan *p, const nnc_node *t, const nnc_node *m, int j) {
+    const uint32_t visible = NNC_NODE_OUTPUT | NNC_NODE_LOSS | NNC_NODE_INPUT | NNC_NODE_PARAM | NNC_NODE_STATE;
+    if (t->op < 0 || (t->flags & (visible | NNC_NODE_ELIDED)) || p->pn[t->id].view_of >= 0) return 0;
+    if (t->out.layout != NNC_LAYOUT_PLAIN || t->out.dtype != NNC_F32 || t->out.ndim != m->out.ndim) return 0;
+    if (!(op_strided(t) & NNC_STRIDED_OUT)) return 0;
+    for (int i = 0; i < m->n_in; i++)
+        if (i != j && m->in[i] == t) return 0;
+    if (p->training && nnc_needs_grad(t) && (!nnc_needs_grad(m) || m->accum[j])) return 0;
+    for (int k = t->order + 1; k < p->n_order; k++) {
+        const nnc_node *c = p->order[k];
+        uint32_t s = 0;
+        int reads = 0;
+        for (int i = 0; i < c->n_in; i++)
+            if (c->in[i] == t) { reads = 1; s |= i < 31 && (op_strided(c) & NNC_STRIDED_IN(i)) ? 0 : 1; }
+        if (reads && (s || (c->flags & NNC_NODE_ELIDED))) return 0;
+    }
+    return 1;
+}
+static void mark_inplace(nnc_graph *g, nnc_plan *p) {
+    for (int k = 0; k < p->n_order; k++) {
+        nnc_plan_node *pn = &p->pn[p->order[k]->id];
+        pn->view_of = -1;
+        pn->view_off = pn->bstride = 0;
+        p->order[k]->out.bstride = 0;
+    }
+    for (int k = p->n_order - 1; k >= 0 && !p->no_inplace; k--) {
+        nnc_node *m = p->order[k];
+        if (!concat_axis1(m)) continue;
+        nnc_plan_node *pm = &p->pn[m->id];
+        int64_t inner = 1, c0 = 0;
+        for (int i = 2; i < m->out.ndim; i++) inner *= m->out.shape[i];
+        for (int j = 0; j < m->n_in; j++) {
+            nnc_node *t = m->in[j];
+            if (can_place(p, t, m, j)) {
+                if (pm->view_of < 0) pm->view_of = m->id; /* m owns the buffer */
+                p->pn[t->id].view_of = pm->view_of;
+                p->pn[t->id].view_off = pm->view_off + c0 * inner;
+            }
+            c0 += t->out.shape[1];
+        }
+    }
+    /* the kernels' hooks (workspace, primitives) see the strides while planning */
+    for (int k = 0; k < p->n_order; k++) {
+        nnc_node *n = p->order[k];
+        nnc_plan_node *pn = &p->pn[n->id];
+        if (pn->view_of >= 0 && pn->view_of != n->id) pn->bstride = nnc_image_stride(&g->nodes[pn->view_of]->out);
+        n->out.bstride = pn->bstride;
     }
 }
 
@@ -276,6 +355,7 @@ static nnc_status analyse(nnc_graph *g, nnc_plan *p) {
     nnc_status s = assign_layouts(g, p);
     if (!s) fuse_relus(p);
     if (!s) mark_recompute(p);
+    if (!s) mark_inplace(g, p);
     if (!s) mark_remat(p);
     return s;
 }
@@ -311,6 +391,7 @@ void nnc_plan_bind(nnc_graph *g, nnc_plan *p) {
         n->out.ndim = pn->ndim;
         memcpy(n->out.shape, pn->shape, sizeof pn->shape);
         n->out.layout = pn->layout;
+        n->out.bstride = pn->bstride;
         n->out.data = arena + pn->out_off;
         n->remat_done = 0;
         n->grad = n->out;
@@ -357,6 +438,7 @@ nnc_status nnc_graph_compile(nnc_graph *g, int64_t batch, int training) {
     p->plain_only = plain_only(g);
     p->no_fuse = no_fuse(g);
     p->no_recompute = no_recompute(g);
+    p->no_inplace = no_inplace(g);
     p->n_nodes = g->n_nodes;
     size_t n_acc = 0;
     for (int i = 0; i < g->n_nodes; i++) n_acc += (size_t)g->nodes[i]->n_in;
@@ -400,6 +482,7 @@ nnc_status nnc_graph_plan_info(nnc_graph *g, int64_t batch, int training, nnc_me
     p.plain_only = plain_only(g);
     p.no_fuse = no_fuse(g);
     p.no_recompute = no_recompute(g);
+    p.no_inplace = no_inplace(g);
     p.n_nodes = g->n_nodes;
     p.pn = calloc((size_t)g->n_nodes + 1, sizeof *p.pn);
     if (!p.pn) return nnc_error(NNC_ERR_OOM, "out of memory");

@@ -89,6 +89,11 @@ typedef struct nnc_plan_node {
     int64_t shape[NNC_MAX_DIMS];
     int ndim;
     size_t out_off, grad_off, saved_off, remat_off; /* SIZE_MAX = none */
+    /* In-place concatenation (compile.c): the node whose buffer holds this
+     * tensor (itself for the buffer's owner; -1: its own buffer), where in
+     * that buffer's batch item it starts (elements), and its bstride. */
+    int view_of;
+    int64_t view_off, bstride;
     uint32_t flags;
     nnc_layout layout;                   /* of the output and its gradient */
 } nnc_plan_node;
@@ -100,6 +105,7 @@ typedef struct nnc_plan {
     int plain_only;        /* blocked layouts were off when planned (part of the key) */
     int no_fuse;           /* ReLU fusion was off when planned (part of the key) */
     int no_recompute;      /* recomputation was off when planned (part of the key) */
+    int no_inplace;        /* in-place concatenation was off when planned (part of the key) */
     int n_order;
     nnc_node **order;      /* active nodes, topological */
     nnc_plan_node *pn;     /* indexed by node id */

@@ -105,8 +105,17 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
      * bound a second buffer, and their kept inputs must live that long */
     int *rb0 = malloc((size_t)g->n_nodes * sizeof *rb0), *rb1 = malloc((size_t)g->n_nodes * sizeof *rb1);
     int *keep = malloc((size_t)g->n_nodes * sizeof *keep);
-    if (!rb0 || !rb1 || !keep) { free(b); free(rb0); free(rb1); free(keep); return nnc_error(NNC_ERR_OOM, "compile: out of memory planning memory"); }
-    for (int i = 0; i < g->n_nodes; i++) { rb0[i] = INT32_MAX; rb1[i] = -1; keep[i] = -1; }
+    /* in-place concatenations: the times their windows' tensors and gradients live, per buffer owner */
+    int *vt = malloc((size_t)g->n_nodes * 4 * sizeof *vt);
+    if (!rb0 || !rb1 || !keep || !vt) {
+        free(b); free(rb0); free(rb1); free(keep); free(vt);
+        return nnc_error(NNC_ERR_OOM, "compile: out of memory planning memory");
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        rb0[i] = INT32_MAX; rb1[i] = -1; keep[i] = -1;
+        vt[4 * i] = vt[4 * i + 2] = INT32_MAX;
+        vt[4 * i + 1] = vt[4 * i + 3] = -1;
+    }
     if (p->training)
         for (int c = 0; c < M; c++) {
             nnc_node *cn = p->order[c];
@@ -138,6 +147,7 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
             reads |= NNC_READS_OUT; /* the fused ReLU's derivative from the output's sign */
         int seeded = p->training && ((n->flags & NNC_NODE_LOSS) || (p->seed_outputs && (n->flags & NNC_NODE_OUTPUT)));
         /* output */
+        const int o_index = nb, owner = pn->view_of, member = owner >= 0 && owner != n->id;
         buf *o = &b[nb++];
         o->size = round_up(nnc_tensor_bytes(&n->out));
         o->dst = &pn->out_off;
@@ -179,6 +189,23 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
             if (n->flags & NNC_NODE_INPUT) gb->t0 = M;
             unplanned += gb->size;
         }
+        if (member) { /* no buffers of its own: its times go to its owner's */
+            int *v = &vt[4 * owner];
+            for (int i = o_index; i < nb; i++) {
+                int *w = i == o_index ? v : v + 2;
+                if (b[i].t0 < w[0]) w[0] = b[i].t0;
+                if (b[i].t1 > w[1]) w[1] = b[i].t1;
+                unplanned -= b[i].size;
+            }
+            nb = o_index;
+        } else if (owner == n->id) {
+            const int *v = &vt[4 * owner];
+            for (int i = o_index; i < nb; i++) {
+                const int *w = i == o_index ? v : v + 2;
+                if (w[0] < b[i].t0) b[i].t0 = w[0];
+                if (w[1] > b[i].t1) b[i].t1 = w[1];
+            }
+        }
         if (n->op < 0) continue;
         /* saved data and workspace */
         const nnc_op_desc *d = &nnc_ops[n->op];
@@ -197,10 +224,20 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
     free(rb0);
     free(rb1);
     free(keep);
+    free(vt);
     size_t total = place(b, nb);
     if (total == SIZE_MAX) { free(b); return nnc_error(NNC_ERR_OOM, "compile: out of memory planning memory"); }
     for (int i = 0; i < nb; i++) *b[i].dst = b[i].off;
     free(b);
+    for (int k = 0; k < M; k++) { /* windows of in-place concatenations */
+        const nnc_node *n = p->order[k];
+        nnc_plan_node *pn = &p->pn[n->id];
+        if (pn->view_of < 0 || pn->view_of == n->id) continue;
+        const nnc_plan_node *po = &p->pn[pn->view_of];
+        size_t at = (size_t)pn->view_off * nnc_dtype_size(n->out.dtype);
+        pn->out_off = po->out_off + at;
+        pn->grad_off = p->training && nnc_needs_grad(n) && po->grad_off != SIZE_MAX ? po->grad_off + at : SIZE_MAX;
+    }
     for (int k = 0; k < M; k++) {
         const nnc_node *n = p->order[k];
         if (!(n->flags & NNC_NODE_ELIDED)) continue;

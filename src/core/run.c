@@ -17,12 +17,18 @@ void nnc_graph_set_detect_anomaly(nnc_graph *g, int on) {
 }
 
 /* Index of the first NaN/Inf of an f32 tensor, -1 if none (or not f32). */
+/* Element i (row-major index) of a plain f32 tensor, dense or a window (bstride). */
+static float elem_at(const nnc_tensor *t, int64_t i) {
+    const float *p = t->data;
+    if (!t->bstride) return p[i];
+    int64_t per = t->shape[0] ? nnc_tensor_numel(t) / t->shape[0] : 1;
+    return p[i / per * t->bstride + i % per];
+}
 static int64_t first_nonfinite(const nnc_tensor *t) {
     if (t->dtype != NNC_F32 || !t->data) return -1;
-    const float *p = t->data;
     int64_t cnt = nnc_tensor_numel(t);
     for (int64_t i = 0; i < cnt; i++)
-        if (!isfinite(p[i])) return i;
+        if (!isfinite(elem_at(t, i))) return i;
     return -1;
 }
 
@@ -33,7 +39,7 @@ static nnc_status check_forward(const nnc_graph *g, const nnc_node *n) {
     int64_t i = first_nonfinite(&n->out);
     if (i < 0) return NNC_OK;
     char d[160];
-    const char *v = nonfinite_name(((const float *)n->out.data)[i]);
+    const char *v = nonfinite_name(elem_at(&n->out, i));
     if (n->op < 0)
         return nnc_error(NNC_ERR_NUMERIC, "anomaly at step %llu: %s holds %s at element %lld before the forward pass",
                          (unsigned long long)g->step + 1, nnc_node_desc(n, d, sizeof d), v, (long long)i);
@@ -51,7 +57,7 @@ static nnc_status check_backward(const nnc_graph *g, const nnc_node *n) {
         char d[160], e[160];
         return nnc_error(NNC_ERR_NUMERIC, "anomaly at step %llu: backward of %s produced %s in the gradient of its input %d, %s, at element %lld",
                          (unsigned long long)g->step + 1, nnc_node_desc(n, d, sizeof d),
-                         nonfinite_name(((const float *)in->grad.data)[i]), j, nnc_node_desc(in, e, sizeof e), (long long)i);
+                         nonfinite_name(elem_at(&in->grad, i)), j, nnc_node_desc(in, e, sizeof e), (long long)i);
     }
     return NNC_OK;
 }

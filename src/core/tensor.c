@@ -78,6 +78,11 @@ nnc_status nnc_tensor_read_plain(const nnc_tensor *t, float *dst) {
     if (t->dtype != NNC_F32) return nnc_error(NNC_ERR_ARG, "nnc_tensor_read_plain: tensor is %s, not f32", nnc_dtype_name(t->dtype));
     const float *src = t->data;
     int64_t n = nnc_tensor_numel(t);
+    if (t->layout == NNC_LAYOUT_PLAIN && t->bstride && t->ndim >= 1 && t->shape[0] > 0) { /* a window: image by image */
+        int64_t per = n / t->shape[0];
+        for (int64_t i = 0; i < t->shape[0]; i++) memcpy(dst + i * per, src + i * t->bstride, (size_t)per * sizeof(float));
+        return NNC_OK;
+    }
     if (t->layout == NNC_LAYOUT_PLAIN) {
         memcpy(dst, src, (size_t)n * sizeof(float));
         return NNC_OK;

@@ -18,6 +18,8 @@ typedef struct nnc_conv_geom {
     int64_t OH, OW;         /* output */
     int64_t sh, sw, ph, pw, dh, dw;
     int64_t groups;
+    int64_t ybs;            /* elements from one image of y (and dy) to the next; 0: K*OH*OW
+                               (y a window of a wider buffer: conv2d and oneDNN only) */
 } nnc_conv_geom;
 
 /* Output extent for one dimension; <= 0 when the kernel does not fit. */

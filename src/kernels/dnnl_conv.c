@@ -251,7 +251,9 @@ static int build(nnc_dnnl_conv *c) {
     dnnl_format_tag_t ytag = c->blocked & NNC_DNNL_CONV_Y_BLOCKED ? dnnl_nChw16c : dnnl_nchw;
     if (dnnl_memory_desc_init_by_tag(&x, 4, xd, dnnl_f32, xtag) || dnnl_memory_desc_init_by_tag(&xa, 4, xd, dnnl_f32, dnnl_format_tag_any) ||
         dnnl_memory_desc_init_by_tag(&w, wn, wd, dnnl_f32, wtag) || dnnl_memory_desc_init_by_tag(&wa, wn, wd, dnnl_f32, dnnl_format_tag_any) ||
-        dnnl_memory_desc_init_by_tag(&y, 4, yd, dnnl_f32, ytag) || dnnl_memory_desc_init_by_tag(&ya, 4, yd, dnnl_f32, dnnl_format_tag_any) ||
+        (g->ybs ? dnnl_memory_desc_init_by_strides(&y, 4, yd, dnnl_f32, (dnnl_dims_t){g->ybs, g->OH * g->OW, g->OW, 1})
+                : dnnl_memory_desc_init_by_tag(&y, 4, yd, dnnl_f32, ytag)) ||
+        dnnl_memory_desc_init_by_tag(&ya, 4, yd, dnnl_f32, dnnl_format_tag_any) ||
         dnnl_memory_desc_init_by_tag(&b, 1, bd, dnnl_f32, dnnl_x))
         return 0;
     const dnnl_memory_desc_t *bias = c->bias ? &b : NULL;

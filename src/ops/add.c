@@ -97,4 +97,4 @@ static const nnc_op_case cases[] = {
     {"add_same_node_twice", 2, 1e-2, 1e-3, 1e-5, 0, case_self},
 };
 const nnc_op_desc nnc_op_add = {"add", "elementwise sum of two tensors of one shape", "", add_infer, add_forward,
-                                add_backward, NULL, NULL, 0, cases, 2, NULL, add_layouts, NNC_FUSES_RELU_OUT};
+                                add_backward, NULL, NULL, 0, cases, 2, NULL, add_layouts, NNC_FUSES_RELU_OUT, NULL};

@@ -6,7 +6,8 @@
  * Fast path: oneDNN's average pooling (kernels/dnnl_pool.c) where its
  * divisor is PyTorch's: always without count_include_pad, with it when no
  * window reaches past the explicit padding (ceil_mode can make one). The
- * rest, and NNC_DNNL=0, take the plain kernels. */
+ * rest, NNC_DNNL=0, and an output that is a window of a concatenation's
+ * buffer (compile.c) take the plain kernels. */
 #include "ops/op.h"
 #include "kernels/pool.h"
 #include "ops/pool_dnnl.h"
@@ -50,13 +51,23 @@ static inline window window_at(const nnc_pool_geom *g, int64_t oh, int64_t ow) {
     return w;
 }
 
-static size_t avgpool_workspace(const nnc_node *n, int training) { return nnc_pool_dnnl_ws((nnc_node *)n, 0, training); }
+static size_t avgpool_workspace(const nnc_node *n, int training) {
+    return n->out.bstride ? 0 : nnc_pool_dnnl_ws((nnc_node *)n, 0, training);
+}
+
+/* The output (a DenseNet block's input) may be a window of a wider buffer:
+ * the plain kernels then write it. */
+static uint32_t avgpool_strided(const nnc_node *n) {
+    (void)n;
+    return NNC_STRIDED_OUT;
+}
 
 static void avgpool_forward(nnc_node *n, const nnc_exec *ex) {
     nnc_pool_geom g = nnc_pool_geometry(&n->in[0]->out, NNC_ATTRS(n, nnc_pool2d_opts));
     const float *X = n->in[0]->out.data;
     float *Y = n->out.data;
-    nnc_dnnl_pool *p = nnc_pool_dnnl_pass(n, ex, 0, 0);
+    const int64_t ys = nnc_image_stride(&n->out);
+    nnc_dnnl_pool *p = n->out.bstride ? NULL : nnc_pool_dnnl_pass(n, ex, 0, 0);
     if (p) {
         nnc_status s = nnc_dnnl_pool_forward(p, X, Y, NULL, ex->ws);
         if (s && ex->fault) *ex->fault = s;
@@ -66,7 +77,7 @@ static void avgpool_forward(nnc_node *n, const nnc_exec *ex) {
 #pragma omp parallel for schedule(static) if (planes * P * g.kh * g.kw > 32768)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = X + pl * HW;
-        float *yp = Y + pl * P;
+        float *yp = Y + pl / g.C * ys + pl % g.C * P;
         for (int64_t oh = 0; oh < g.OH; oh++)
             for (int64_t ow = 0; ow < g.OW; ow++) {
                 window w = window_at(&g, oh, ow);
@@ -84,7 +95,8 @@ static void avgpool_backward(nnc_node *n, const nnc_exec *ex) {
     const float *dY = n->grad.data;
     float *dX = n->in[0]->grad.data;
     int acc = n->accum[0];
-    nnc_dnnl_pool *p = nnc_pool_dnnl_pass(n, ex, 0, 1);
+    const int64_t ys = nnc_image_stride(&n->grad);
+    nnc_dnnl_pool *p = n->out.bstride ? NULL : nnc_pool_dnnl_pass(n, ex, 0, 1);
     if (p) {
         nnc_status s = nnc_dnnl_pool_backward(p, dY, dX, acc, NULL, ex->ws);
         if (s && ex->fault) *ex->fault = s;
@@ -94,7 +106,7 @@ static void avgpool_backward(nnc_node *n, const nnc_exec *ex) {
 #pragma omp parallel for schedule(static) if (planes * P * g.kh * g.kw > 32768)
     for (int64_t pl = 0; pl < planes; pl++) {
         float *dxp = dX + pl * HW;
-        const float *dyp = dY + pl * P;
+        const float *dyp = dY + pl / g.C * ys + pl % g.C * P;
         if (!acc) memset(dxp, 0, (size_t)HW * sizeof(float));
         for (int64_t oh = 0; oh < g.OH; oh++)
             for (int64_t ow = 0; ow < g.OW; ow++) {
@@ -143,4 +155,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_avgpool2d = {"avgpool2d", "2-D average pooling (oneDNN; PyTorch geometry: count_include_pad, ceil_mode)",
                                       "kernel, stride (0: kernel), pad (<= kernel/2), ceil_mode, count_include_pad",
                                       avgpool_infer, avgpool_forward, avgpool_backward, avgpool_workspace, NULL,
-                                      0, cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0};
+                                      0, cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0, avgpool_strided};

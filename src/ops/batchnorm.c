@@ -175,7 +175,7 @@ static int dnnl_wanted(void) {
 
 static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training) {
     int blocked = nnc_is_blocked(&n->in[0]->out), relu = fused_relu(n);
-    if (!blocked && !dnnl_wanted()) return NULL;
+    if ((!blocked && !dnnl_wanted()) || n->in[0]->out.bstride) return NULL;
     const bn_attrs *a = NNC_ATTRS(n, bn_attrs);
     bn_dims D = dims_of(&n->in[0]->out);
     int sc = a->gamma >= 0, sh = a->beta >= 0;
@@ -198,6 +198,10 @@ static uint32_t bn_layouts(const nnc_node *n) {
     if (n->in[0]->out.ndim != 4 || !nnc_dnnl_blocked_ok()) return 0;
     return NNC_BLOCKS_IN(0) | NNC_BLOCKS_OUT | NNC_BLOCKS_TIED;
 }
+
+/* The plain kernels read x (and write dx) as a window of a wider buffer
+ * (a DenseNet layer's input inside its block's concatenation). */
+static uint32_t bn_strided(const nnc_node *n) { return dnnl_wanted() || nnc_is_blocked(&n->in[0]->out) ? 0 : NNC_STRIDED_IN(0); }
 
 /* dx is written straight by oneDNN when wanted and overwritten */
 static int direct_dx(const nnc_node *n) { return nnc_needs_grad(n->in[0]) && !n->accum[0]; }
@@ -250,6 +254,7 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
     bn_dims D = dims_of(&n->in[0]->out);
     const int64_t N = D.N, C = D.C, L = D.L, M = N * L;
     const float *X = n->in[0]->out.data;
+    const int64_t xs = nnc_image_stride(&n->in[0]->out);
     const float *gamma = a->gamma >= 0 ? n->in[a->gamma]->out.data : NULL;
     const float *beta = a->beta >= 0 ? n->in[a->beta]->out.data : NULL;
     float *rm = n->in[a->rmean]->out.data, *rv = n->in[a->rvar]->out.data;
@@ -281,9 +286,9 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
         double mean, rstd;
         if (training) {
             double s = 0, v = 0;
-            for (int64_t i = 0; i < N; i++) row_sums(X + (i * C + c) * L, NULL, L, 0.0f, &s, NULL);
+            for (int64_t i = 0; i < N; i++) row_sums(X + i * xs + c * L, NULL, L, 0.0f, &s, NULL);
             mean = s / (double)M;
-            for (int64_t i = 0; i < N; i++) row_sums(X + (i * C + c) * L, NULL, L, (float)mean, NULL, &v);
+            for (int64_t i = 0; i < N; i++) row_sums(X + i * xs + c * L, NULL, L, (float)mean, NULL, &v);
             double var = v / (double)M;
             rstd = 1.0 / sqrt(var + eps);
             rm[c] = (float)((1 - mom) * rm[c] + mom * mean);
@@ -297,9 +302,22 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
         if (training && saved) { saved[3 * C + c] = sc; saved[4 * C + c] = sh; }
         const int64_t rb = (L + 7) / 8;
         for (int64_t i = 0; i < N; i++)
-            normalize_row(X + (i * C + c) * L, Y + (i * C + c) * L, relu, mask ? mask + (c * N + i) * rb : NULL, L, fm, sc, sh);
+            normalize_row(X + i * xs + c * L, Y + (i * C + c) * L, relu, mask ? mask + (c * N + i) * rb : NULL, L, fm, sc, sh);
     }
     if (training && a->nbt >= 0) ((int64_t *)n->in[a->nbt]->out.data)[0] += 1;
+}
+
+/* d[l] = 0 where the fused ReLU's mask bit is 0 (8 lanes from one byte, as a vector AND). */
+static void apply_mask_row(float *d, const uint8_t *m, int64_t L) {
+    int64_t l = 0;
+    for (; l + 8 <= L; l += 8) {
+        const v8u shift = {0, 1, 2, 3, 4, 5, 6, 7};
+        v8u v, keep = (((v8u){0, 0, 0, 0, 0, 0, 0, 0} + m[l >> 3]) >> shift) & 1u;
+        memcpy(&v, d + l, sizeof v);
+        v &= (v8u){0, 0, 0, 0, 0, 0, 0, 0} - keep;
+        memcpy(d + l, &v, sizeof v);
+    }
+    for (; l < L; l++) d[l] = (m[l >> 3] >> (l & 7)) & 1 ? d[l] : 0.0f;
 }
 
 static void bn_backward(nnc_node *n, const nnc_exec *ex) {
@@ -307,6 +325,7 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
     bn_dims D = dims_of(&n->in[0]->out);
     const int64_t N = D.N, C = D.C, L = D.L, M = N * L;
     const float *X = n->in[0]->out.data, *dY = n->grad.data;
+    const int64_t xs = nnc_image_stride(&n->in[0]->out);
     const float *gamma = a->gamma >= 0 ? n->in[a->gamma]->out.data : NULL;
     const float *rm = n->in[a->rmean]->out.data, *rv = n->in[a->rvar]->out.data, *saved = n->saved;
     float *dX = nnc_needs_grad(n->in[0]) ? n->in[0]->grad.data : NULL;
@@ -329,33 +348,17 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
         nnc_fault_replan(n, ex, "its blocked tensors need oneDNN's primitives");
         return;
     }
-    if (relu) { /* the fused ReLU's derivative from forward's mask (dy is this node's own) */
-        const uint8_t *mask = mask_of(n);
-        float *dYm = n->grad.data;
-        const int64_t rb = (L + 7) / 8;
-#pragma omp parallel for schedule(static) if (N * C * L > 65536)
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t i = 0; i < N; i++) {
-                float *d = dYm + (i * C + c) * L;
-                const uint8_t *m = mask + (c * N + i) * rb;
-                int64_t l = 0;
-                for (; l + 8 <= L; l += 8) { /* 8 lanes from one byte, as a vector AND */
-                    const v8u shift = {0, 1, 2, 3, 4, 5, 6, 7};
-                    v8u v, keep = (((v8u){0, 0, 0, 0, 0, 0, 0, 0} + m[l >> 3]) >> shift) & 1u;
-                    memcpy(&v, d + l, sizeof v);
-                    v &= (v8u){0, 0, 0, 0, 0, 0, 0, 0} - keep;
-                    memcpy(d + l, &v, sizeof v);
-                }
-                for (; l < L; l++) d[l] = (m[l >> 3] >> (l & 7)) & 1 ? d[l] : 0.0f;
-            }
-    }
+    const uint8_t *relu_mask = relu ? mask_of(n) : NULL;
+    float *dY_own = n->grad.data;
 #pragma omp parallel for schedule(static) if (M * C > 32768)
     for (int64_t c = 0; c < C; c++) {
         double mean = batch_stats ? saved[c] : rm[c];
         double rstd = batch_stats ? saved[C + c] : 1.0 / sqrt((double)rv[c] + a->eps);
         const float fm = (float)mean;
+        if (relu) /* the fused ReLU's derivative from forward's mask, in this channel's rows (dy is this node's own) */
+            for (int64_t i = 0; i < N; i++) apply_mask_row(dY_own + (i * C + c) * L, relu_mask + (c * N + i) * ((L + 7) / 8), L);
         double sdy = 0, sdyx = 0; /* sum dy, then sum dy xhat */
-        for (int64_t i = 0; i < N; i++) row_sums(X + (i * C + c) * L, dY + (i * C + c) * L, L, fm, &sdy, &sdyx);
+        for (int64_t i = 0; i < N; i++) row_sums(X + i * xs + c * L, dY + (i * C + c) * L, L, fm, &sdy, &sdyx);
         sdyx *= rstd;
         if (dG) dG[c] = acc_g ? dG[c] + (float)sdyx : (float)sdyx;
         if (dB) dB[c] = acc_b ? dB[c] + (float)sdy : (float)sdy;
@@ -366,8 +369,8 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
         const float fa = (float)gr, fb = batch_stats ? (float)(-gr * sdy / (double)M) : 0.0f,
                     fk = batch_stats ? (float)(-gr * rstd * sdyx / (double)M) : 0.0f;
         for (int64_t i = 0; i < N; i++) {
-            const float *xc = X + (i * C + c) * L, *dyc = dY + (i * C + c) * L;
-            float *dxc = dX + (i * C + c) * L;
+            const float *xc = X + i * xs + c * L, *dyc = dY + (i * C + c) * L;
+            float *dxc = dX + i * xs + c * L; /* dx: the same window as x */
             if (acc_x)
                 for (int64_t l = 0; l < L; l++) dxc[l] += fa * dyc[l] + fb + fk * (xc[l] - fm);
             else
@@ -380,11 +383,12 @@ void nnc_batchnorm_recompute(const nnc_node *n, float *y) {
     bn_dims D = dims_of(&n->in[0]->out);
     const int64_t N = D.N, C = D.C, L = D.L;
     const float *X = n->in[0]->out.data, *saved = n->saved;
+    const int64_t xs = nnc_image_stride(&n->in[0]->out);
     const int relu = fused_relu(n);
 #pragma omp parallel for schedule(static) if (N * C * L > 32768)
     for (int64_t c = 0; c < C; c++) {
         const float fm = saved[c], sc = saved[3 * C + c], sh = saved[4 * C + c];
-        for (int64_t i = 0; i < N; i++) normalize_row(X + (i * C + c) * L, y + (i * C + c) * L, relu, NULL, L, fm, sc, sh);
+        for (int64_t i = 0; i < N; i++) normalize_row(X + i * xs + c * L, y + (i * C + c) * L, relu, NULL, L, fm, sc, sh);
     }
 }
 
@@ -476,4 +480,4 @@ const nnc_op_desc nnc_op_batchnorm = {"batchnorm", "batch normalization over axi
                                       "weight, bias optional [C]; running_mean, running_var [C]; num_batches_tracked; eps, momentum",
                                       bn_infer, bn_forward, bn_backward, bn_workspace, bn_saved,
                                       NNC_READS_IN(0), cases, (int)(sizeof cases / sizeof cases[0]), NULL, bn_layouts,
-                                      NNC_FUSES_RELU_OUT | NNC_FUSES_OWN_MASK};
+                                      NNC_FUSES_RELU_OUT | NNC_FUSES_OWN_MASK, bn_strided};

@@ -146,4 +146,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_channel_affine = {"channel_affine", "per-channel scale and shift over axis 1: y = x a[c] + b[c]",
                                            "scale a [C], shift b [C] optional",
                                            ca_infer, ca_forward, ca_backward, NULL, NULL,
-                                           NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0};
+                                           NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0, NULL};

@@ -48,17 +48,29 @@ static int split(const nnc_node *n, int64_t *outer, int64_t *inner) {
     return ax;
 }
 
+/* Row i of the outer dimensions of t (axis a): i * (elements after the
+ * batch axis before a, times the extent from a on) apart, except that a
+ * window (bstride, axis 1 only) puts its batch items bstride apart. */
+static int64_t row_stride(const nnc_tensor *t, int ax, int64_t S) { return t->bstride && ax == 1 ? t->bstride : t->shape[ax] * S; }
+
+/* An input whose producer wrote it straight into its channels of y (compile.c's
+ * in-place concatenation: same address and batch stride) is not copied. */
+static int in_place(const float *x, int64_t xs, const float *at, int64_t ys) { return x == at && xs == ys; }
+
 static void concat_forward(nnc_node *n, const nnc_exec *ex) {
     (void)ex;
     int64_t O, S;
     int ax = split(n, &O, &S);
-    int64_t Cout = n->out.shape[ax];
+    const int64_t ys = row_stride(&n->out, ax, S);
     float *y = n->out.data;
     int64_t c0 = 0;
     for (int j = 0; j < n->n_in; j++) {
-        int64_t Cj = n->in[j]->out.shape[ax];
-        const float *x = n->in[j]->out.data;
-        for (int64_t i = 0; i < O; i++) memcpy(y + (i * Cout + c0) * S, x + i * Cj * S, (size_t)(Cj * S) * sizeof(float));
+        const nnc_tensor *t = &n->in[j]->out;
+        const int64_t Cj = t->shape[ax], xs = row_stride(t, ax, S);
+        const float *x = t->data;
+        if (!in_place(x, xs, y + c0 * S, ys))
+#pragma omp parallel for schedule(static) if (O * Cj * S > 262144)
+            for (int64_t i = 0; i < O; i++) memcpy(y + i * ys + c0 * S, x + i * xs, (size_t)(Cj * S) * sizeof(float));
         c0 += Cj;
     }
 }
@@ -67,23 +79,30 @@ static void concat_backward(nnc_node *n, const nnc_exec *ex) {
     (void)ex;
     int64_t O, S;
     int ax = split(n, &O, &S);
-    int64_t Cout = n->out.shape[ax];
+    const int64_t ys = row_stride(&n->grad, ax, S);
     const float *dy = n->grad.data;
     int64_t c0 = 0;
     for (int j = 0; j < n->n_in; j++) {
-        int64_t Cj = n->in[j]->out.shape[ax];
-        if (nnc_needs_grad(n->in[j])) {
-            float *dx = n->in[j]->grad.data;
+        const nnc_tensor *t = &n->in[j]->grad;
+        const int64_t Cj = t->shape[ax], xs = row_stride(t, ax, S);
+        if (nnc_needs_grad(n->in[j]) && !in_place(t->data, xs, dy + c0 * S, ys)) {
+            float *dx = t->data;
+            const int acc = n->accum[j];
+#pragma omp parallel for schedule(static) if (O * Cj * S > 262144)
             for (int64_t i = 0; i < O; i++) {
-                const float *src = dy + (i * Cout + c0) * S;
-                float *dst = dx + i * Cj * S;
-                if (n->accum[j]) for (int64_t k = 0; k < Cj * S; k++) dst[k] += src[k];
+                const float *src = dy + i * ys + c0 * S;
+                float *dst = dx + i * xs;
+                if (acc) for (int64_t k = 0; k < Cj * S; k++) dst[k] += src[k];
                 else memcpy(dst, src, (size_t)(Cj * S) * sizeof(float));
             }
         }
         c0 += Cj;
     }
 }
+
+/* Channel concatenations read and write windows (all of them: inputs copied or
+ * not, and the output when placed in a later one). */
+static uint32_t concat_strided(const nnc_node *n) { return concat_axis(n) == 1 ? 0xffffffffu : 0; }
 
 int nnc_concat_rebuildable(const nnc_node *n) {
     if (n->op != NNC_OP_CONCAT || concat_axis(n) != 1 || n->out.layout != NNC_LAYOUT_PLAIN) return 0;
@@ -104,8 +123,9 @@ static void rebuild_into(const nnc_node *n, float *dst, int64_t stride) {
             rebuild_into(q, dst + c0 * S, stride);
         } else {
             const float *x = q->out.data;
+            const int64_t xs = row_stride(&q->out, 1, S);
 #pragma omp parallel for schedule(static) if (O * Cj * S > 65536)
-            for (int64_t i = 0; i < O; i++) memcpy(dst + i * stride + c0 * S, x + i * Cj * S, (size_t)(Cj * S) * sizeof(float));
+            for (int64_t i = 0; i < O; i++) memcpy(dst + i * stride + c0 * S, x + i * xs, (size_t)(Cj * S) * sizeof(float));
         }
         c0 += Cj;
     }
@@ -167,4 +187,4 @@ static const nnc_op_case cases[] = {
     {"concat_axis2_of_4d_repeated_input", 2, 1e-2, 1e-3, 1e-5, 0, case_mid},
 };
 const nnc_op_desc nnc_op_concat = {"concat", "concatenation along one non-batch axis (default 1, channels)", "axis (default 1)",
-                                   concat_infer, concat_forward, concat_backward, NULL, NULL, 0, cases, 3, NULL, NULL, 0};
+                                   concat_infer, concat_forward, concat_backward, NULL, NULL, 0, cases, 3, NULL, NULL, 0, concat_strided};

@@ -46,6 +46,7 @@ static nnc_conv_geom geom_of(const nnc_node *n) {
     g.groups = a->groups;
     g.OH = nnc_conv_out_size(g.H, g.R, g.sh, g.ph, g.dh);
     g.OW = nnc_conv_out_size(g.W, g.S, g.sw, g.pw, g.dw);
+    g.ybs = n->out.bstride;
     return g;
 }
 
@@ -159,11 +160,14 @@ static int blocked_of(const nnc_node *n) {
     return (nnc_is_blocked(&n->in[0]->out) ? NNC_DNNL_CONV_X_BLOCKED : 0) | (nnc_is_blocked(&n->out) ? NNC_DNNL_CONV_Y_BLOCKED : 0);
 }
 
+/* The direct kernels of kernels/conv_small.c: few input channels, y dense. */
+static int small_ok(const nnc_conv_geom *g) { return !g->ybs && nnc_conv_small_ok(g); }
+
 /* The node's oneDNN primitives for g and this mode at the current thread
  * count, made on first use; NULL: take the im2col path. */
 static nnc_dnnl_conv *dnnl_for(nnc_node *n, const nnc_conv_geom *g, int training) {
     int blocked = blocked_of(n);
-    if (!blocked && (im2col_forced() || nnc_conv_small_ok(g))) return NULL;
+    if (!blocked && (im2col_forced() || small_ok(g))) return NULL;
     int bias = n->n_in == 3;
     nnc_plan_cache *c = nnc_plan_cache_get(n, free_conv);
     if (!c) return NULL;
@@ -179,7 +183,7 @@ static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 /* Few input channels: the direct kernels of kernels/conv_small.c (plain only). */
 static int small_path(const nnc_node *n, const nnc_conv_geom *g) {
-    return !blocked_of(n) && !im2col_forced() && nnc_conv_small_ok(g);
+    return !blocked_of(n) && !im2col_forced() && small_ok(g);
 }
 
 /* x and y may be blocked (independently) where oneDNN runs the node. */
@@ -188,6 +192,10 @@ static uint32_t conv_layouts(const nnc_node *n) {
     if (a->groups != 1 || im2col_forced() || !nnc_dnnl_blocked_ok()) return 0;
     return NNC_BLOCKS_IN(0) | NNC_BLOCKS_OUT;
 }
+
+/* y (and dy) may be a window of a wider buffer (in-place concatenation):
+ * oneDNN reorders from or to it, the im2col path steps images by g.ybs. */
+static uint32_t conv_strided(const nnc_node *n) { return nnc_is_blocked(&n->out) ? 0 : NNC_STRIDED_OUT; }
 
 /* Workspace of the oneDNN passes this node runs in a plan. */
 static size_t dnnl_ws(const nnc_dnnl_conv *c, const nnc_node *n, int training) {
@@ -266,7 +274,7 @@ static void conv_forward(nnc_node *n, const nnc_exec *ex) {
     }
     size_t slot = fwd_slot(&g);
     int64_t nt = n_slots(g.N, slot * sizeof(float), ex->ws_bytes);
-    const int64_t xs = g.C * g.H * g.W, ys = g.K * g.OH * g.OW;
+    const int64_t xs = g.C * g.H * g.W, ys = g.ybs ? g.ybs : g.K * g.OH * g.OW;
     /* a single image leaves the GEMM its own threads */
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t i = 0; i < g.N; i++)
@@ -278,7 +286,7 @@ static void conv_forward(nnc_node *n, const nnc_exec *ex) {
 static void backward_chunk(const nnc_conv_geom *g, const bwd_slot *L, float *slot, int64_t n0, int64_t bc,
                            const float *x, const float *w, const float *dy, float *dx, int acc_x, int need_dw) {
     const int64_t G = g->groups, Kg = g->K / G, CRS = g->C / G * g->R * g->S, P = g->OH * g->OW;
-    const int64_t xs = g->C * g->H * g->W, ys = g->K * P, LD = bc * P;
+    const int64_t xs = g->C * g->H * g->W, ys = g->ybs ? g->ybs : g->K * P, LD = bc * P;
     float *colx = slot, *dyc = colx + L->colx, *dcol = dyc + L->dy, *part = dcol + L->dcol;
     if (is_direct(g)) { /* x is the column matrix: image by image */
         for (int64_t b = 0; b < bc; b++) {
@@ -329,7 +337,7 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex0) {
         exr.ws_bytes = at;
         ex = &exr;
     }
-    const int64_t P = g.OH * g.OW, ys = g.K * P;
+    const int64_t P = g.OH * g.OW, ys = g.ybs ? g.ybs : g.K * P;
     int need_dx = nnc_needs_grad(n->in[0]), need_dw = nnc_needs_grad(n->in[1]);
     int need_db = n->n_in == 3 && nnc_needs_grad(n->in[2]);
     int acc_x = n->accum[0], acc_w = need_dw && n->accum[1];
@@ -506,4 +514,4 @@ const nnc_op_desc nnc_op_conv2d = {"conv2d", "2-D convolution (oneDNN; im2col + 
                                    "weight [K,C/groups,R,S], bias [K] optional; stride, pad, dilation, groups",
                                    conv_infer, conv_forward, conv_backward, conv_workspace, NULL,
                                    NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), conv_macs,
-                                   conv_layouts, 0};
+                                   conv_layouts, 0, conv_strided};

@@ -306,4 +306,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_conv2d_table = {"conv2d_table", "convolution with a connection table (LeNet-5 C3), packed weights",
                                          "weight [connections,R,S], bias [K] optional; table [K][C] of 0/1, stride, pad",
                                          table_infer, table_forward, table_backward, NULL, NULL,
-                                         NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0};
+                                         NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0, NULL};

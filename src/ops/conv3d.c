@@ -273,4 +273,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_conv3d = {"conv3d", "3-D convolution (vol2col + GEMM): stride, padding, dilation, groups",
                                    "weight [K,C/groups,T,R,S], bias [K] optional; stride, pad, dilation, groups (3 each)",
                                    conv3d_infer, conv3d_forward, conv3d_backward, conv3d_workspace, NULL,
-                                   NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0};
+                                   NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0, NULL};

@@ -174,4 +174,4 @@ static const nnc_op_case cases[] = {
 };
 const nnc_op_desc nnc_op_cross_entropy = {"cross_entropy", "softmax cross-entropy with integer labels, [N,C] or per step [N,T,C] (mean or sum)", "reduction, label_smoothing (default 0), ignore_index (seq builder)",
                                           nnc_class_loss_infer, ce_forward, ce_backward, NULL, NULL,
-                                          NNC_READS_IN(0) | NNC_READS_IN(1), cases, 5, NULL, NULL, 0};
+                                          NNC_READS_IN(0) | NNC_READS_IN(1), cases, 5, NULL, NULL, 0, NULL};

@@ -62,4 +62,4 @@ static nnc_node *case_drop(nnc_graph *g) {
 }
 static const nnc_op_case cases[] = {{"dropout_p0.3", 3, 1e-2, 1e-3, 1e-5, 0, case_drop}};
 const nnc_op_desc nnc_op_dropout = {"dropout", "inverted dropout (scales by 1/(1-p) in training)", "p",
-                                    dropout_infer, dropout_forward, dropout_backward, NULL, NULL, 0, cases, 1, NULL, NULL, 0};
+                                    dropout_infer, dropout_forward, dropout_backward, NULL, NULL, 0, cases, 1, NULL, NULL, 0, NULL};

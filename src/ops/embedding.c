@@ -113,4 +113,4 @@ static const nnc_op_case cases[] = {
 };
 const nnc_op_desc nnc_op_embedding = {"embedding", "lookup table: y[..., :] = weight[ids[...], :]", "padding_idx (-1: none)",
                                       embedding_infer, embedding_forward, embedding_backward, NULL, NULL,
-                                      NNC_READS_IN(0), cases, 2, NULL, NULL, 0};
+                                      NNC_READS_IN(0), cases, 2, NULL, NULL, 0, NULL};

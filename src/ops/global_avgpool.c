@@ -98,4 +98,4 @@ static uint32_t gap_layouts(const nnc_node *n) {
 }
 
 const nnc_op_desc nnc_op_global_avgpool = {"global_avgpool", "mean over each channel: [N,C,H,W] -> [N,C,1,1]", "",
-                                           gap_infer, gap_forward, gap_backward, NULL, NULL, 0, cases, 1, NULL, gap_layouts, 0};
+                                           gap_infer, gap_forward, gap_backward, NULL, NULL, 0, cases, 1, NULL, gap_layouts, 0, NULL};

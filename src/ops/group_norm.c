@@ -216,4 +216,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_group_norm = {"group_norm", "group normalization: per sample and group of C/G channels (PyTorch GroupNorm)",
                                        "groups, eps; weight, bias optional [C]",
                                        gn_infer, gn_forward, gn_backward, NULL, gn_saved,
-                                       NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0};
+                                       NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0, NULL};

@@ -203,4 +203,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_layer_norm = {"layer_norm", "layer normalization over the last ndims dims of each sample (PyTorch LayerNorm)",
                                        "ndims, eps; weight, bias optional (shape of the normalized dims)",
                                        ln_infer, ln_forward, ln_backward, NULL, ln_saved,
-                                       NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0};
+                                       NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0, NULL};

@@ -179,4 +179,4 @@ static int64_t linear_macs(const nnc_node *n) { return nnc_numel(&n->out) * n->i
 
 const nnc_op_desc nnc_op_linear = {"linear", "fully connected: y = x W^T + b", "weight [out,in], bias [out] optional; last_dim (time-distributed)",
                                    linear_infer, linear_forward, linear_backward, linear_workspace, NULL,
-                                   NNC_READS_IN(0) | NNC_READS_IN(1), cases, 3, linear_macs, NULL, 0};
+                                   NNC_READS_IN(0) | NNC_READS_IN(1), cases, 3, linear_macs, NULL, 0, NULL};

@@ -245,4 +245,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_locally_connected2d = {"locally_connected2d", "2-D convolution with unshared weights (one filter bank per output position)",
                                                 "weight [OH*OW,K,C*R*S], bias [K,OH,OW] optional; kernel, stride, pad",
                                                 lc_infer, lc_forward, lc_backward, NULL, NULL,
-                                                NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0};
+                                                NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0, NULL};

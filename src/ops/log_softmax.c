@@ -67,4 +67,4 @@ static const nnc_op_case cases[] = {
     {"log_softmax_Nx4x3x2", 2, 1e-2, 2e-3, 3e-4, 0, case_4d},
 };
 const nnc_op_desc nnc_op_log_softmax = {"log_softmax", "log-softmax over the channel axis (1)", "", nnc_axis1_infer,
-                                        log_softmax_forward, log_softmax_backward, NULL, NULL, NNC_READS_OUT, cases, 2, NULL, NULL, 0};
+                                        log_softmax_forward, log_softmax_backward, NULL, NULL, NNC_READS_OUT, cases, 2, NULL, NULL, 0, NULL};

@@ -56,7 +56,7 @@ nnc_node *nnc_pw_loss_build(nnc_graph *g, int op, const char *name, nnc_node *pr
     }                                                                                                  \
     const nnc_op_desc nnc_op_##stem = {#stem, doc, attrs_doc, nnc_pw_loss_infer, stem##_forward,      \
                                        stem##_backward, NULL, NULL, NNC_READS_IN(0) | NNC_READS_IN(1),  \
-                                       cases, n_cases, NULL, NULL, 0};
+                                       cases, n_cases, NULL, NULL, 0, NULL};
 
 /* Shared gradient-check graph: pred [shape] requires grad, target too when tgrad. */
 nnc_node *nnc_pw_loss_case(nnc_graph *g, int op, nnc_reduction r, float a, int flag, int tgrad, int ndim, const int64_t *shape);

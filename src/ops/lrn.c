@@ -136,4 +136,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_lrn = {"lrn", "local response normalization across channels (PyTorch alpha/size; AlexNet form optional)",
                                 "size, alpha, beta, k, paper_form (0: alpha/size as PyTorch, 1: alpha as AlexNet)",
                                 lrn_infer, lrn_forward, lrn_backward, NULL, lrn_saved,
-                                NNC_READS_IN(0) | NNC_READS_OUT, cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0};
+                                NNC_READS_IN(0) | NNC_READS_OUT, cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0, NULL};

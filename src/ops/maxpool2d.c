@@ -323,4 +323,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_maxpool2d = {"maxpool2d", "2-D max pooling (oneDNN; PyTorch geometry: -inf padding, ceil_mode)",
                                       "kernel, stride (0: kernel), pad (<= kernel/2), ceil_mode",
                                       maxpool_infer, maxpool_forward, maxpool_backward, maxpool_workspace, maxpool_saved,
-                                      0, cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, NNC_FUSES_RELU_IN};
+                                      0, cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, NNC_FUSES_RELU_IN, NULL};

@@ -76,4 +76,4 @@ static const nnc_op_case cases[] = {
     {"mse_sum", 2, 1e-2, 2e-3, 1e-5, 0, case_sum},
 };
 const nnc_op_desc nnc_op_mse = {"mse", "mean squared error (mean or sum)", "reduction", mse_infer, mse_forward, mse_backward,
-                                NULL, NULL, NNC_READS_IN(0) | NNC_READS_IN(1), cases, 2, NULL, NULL, 0};
+                                NULL, NULL, NNC_READS_IN(0) | NNC_READS_IN(1), cases, 2, NULL, NULL, 0, NULL};

@@ -94,4 +94,4 @@ static const nnc_op_case cases[] = {
 };
 const nnc_op_desc nnc_op_multi_margin = {"multi_margin", "multi-class hinge loss (PyTorch MultiMarginLoss, / C; paper form without / C)",
                                          "reduction, margin (default 1), paper_form", nnc_class_loss_infer, mm_forward, mm_backward, NULL, NULL,
-                                         NNC_READS_IN(0) | NNC_READS_IN(1), cases, 2, NULL, NULL, 0};
+                                         NNC_READS_IN(0) | NNC_READS_IN(1), cases, 2, NULL, NULL, 0, NULL};

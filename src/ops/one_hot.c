@@ -57,4 +57,4 @@ static nnc_node *case_add(nnc_graph *g) {
 }
 static const nnc_op_case cases[] = {{"one_hot_C4_added_to_x", 2, 1e-2, 1e-3, 1e-5, 4, case_add}};
 const nnc_op_desc nnc_op_one_hot = {"one_hot", "integer ids to one-hot f32 vectors (no gradient)", "classes",
-                                    one_hot_infer, one_hot_forward, NULL, NULL, NULL, 0, cases, 1, NULL, NULL, 0};
+                                    one_hot_infer, one_hot_forward, NULL, NULL, NULL, 0, cases, 1, NULL, NULL, 0, NULL};

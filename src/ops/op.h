@@ -68,7 +68,17 @@ typedef struct nnc_op_desc {
      * of the ReLU's output, and backward applies the ReLU's derivative (the
      * planner keeps out for backward). */
     uint32_t fuses;
+    /* Which of the node's tensors may be a strided window (bstride != 0: a
+     * channel slice of a wider concatenation's buffer, compile.c's in-place
+     * concatenation) in this plan (optional; NULL: dense only). Returns
+     * NNC_STRIDED_IN(i) for inputs (their gradients are then windows too)
+     * and NNC_STRIDED_OUT for the output (and its gradient); called at
+     * compile time with shapes and layouts decided. The kernels then find
+     * batch item i at data + i * nnc_image_stride(t). */
+    uint32_t (*strided)(const nnc_node *n);
 } nnc_op_desc;
+#define NNC_STRIDED_IN(i) (1u << (i))
+#define NNC_STRIDED_OUT (1u << 31)
 #define NNC_FUSES_RELU_IN 1u
 #define NNC_FUSES_RELU_OUT 2u
 /* With NNC_FUSES_RELU_OUT: the op keeps its own ReLU mask in `saved`, so its
@@ -109,6 +119,14 @@ static inline int64_t nnc_label_at(const nnc_tensor *y, int64_t i) {
     return y->dtype == NNC_I64 ? ((const int64_t *)y->data)[i] : ((const int32_t *)y->data)[i];
 }
 static inline int nnc_is_blocked(const nnc_tensor *t) { return t->layout == NNC_LAYOUT_BLOCKED16; }
+/* Elements from batch item i to i + 1: bstride for a window, else the
+ * elements of one item. */
+static inline int64_t nnc_image_stride(const nnc_tensor *t) {
+    if (t->bstride) return t->bstride;
+    int64_t e = 1;
+    for (int i = 1; i < t->ndim; i++) e *= t->shape[i];
+    return e;
+}
 /* Batch norm's training output, recomputed from its input and its saved
  * statistics into y (plain [N, C, ...]), bitwise as its forward wrote it
  * (with the fused ReLU when it has one). For a consumer with

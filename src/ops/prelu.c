@@ -120,4 +120,4 @@ static const nnc_op_case cases[] = {
 };
 const nnc_op_desc nnc_op_prelu = {"prelu", "parametric ReLU: y = x > 0 ? x : w x, w learned per channel (axis 1) or shared",
                                   "weight [C] or [1]", prelu_infer, prelu_forward, prelu_backward, NULL, NULL,
-                                  NNC_READS_IN(0) | NNC_READS_IN(1), cases, 2, NULL, NULL, 0};
+                                  NNC_READS_IN(0) | NNC_READS_IN(1), cases, 2, NULL, NULL, 0, NULL};

@@ -143,4 +143,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_rbf = {"rbf", "Euclidean RBF units: y[n,i] = sum_j (x[n,j] - w[i,j])^2 (LeNet-5 output)",
                                 "prototypes w [out,in] (a state in nnc_rbf_layer: not trained)",
                                 rbf_infer, rbf_forward, rbf_backward, NULL, NULL,
-                                NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0};
+                                NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0, NULL};

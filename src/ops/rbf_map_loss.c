@@ -117,4 +117,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_rbf_map_loss = {"rbf_map_loss",
                                          "LeNet-5 MAP loss over RBF penalties: y[D] + log(exp(-j) + sum_i exp(-y[i])) (mean or sum)",
                                          "j (positive constant), reduction", nnc_class_loss_infer, rml_forward, rml_backward, NULL, NULL,
-                                         NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0};
+                                         NNC_READS_IN(0) | NNC_READS_IN(1), cases, (int)(sizeof cases / sizeof cases[0]), NULL, NULL, 0, NULL};

@@ -67,4 +67,4 @@ static nnc_node *case_flat(nnc_graph *g) {
 }
 static const nnc_op_case cases[] = {{"reshape_2x3x2_to_3x4", 2, 1e-2, 1e-3, 1e-5, 0, case_flat}};
 const nnc_op_desc nnc_op_reshape = {"reshape", "same elements, new per-sample shape (flatten = [-1])", "shape",
-                                    reshape_infer, reshape_forward, reshape_backward, NULL, NULL, 0, cases, 1, NULL, NULL, 0};
+                                    reshape_infer, reshape_forward, reshape_backward, NULL, NULL, 0, cases, 1, NULL, NULL, 0, NULL};

@@ -549,4 +549,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_rnn = {"rnn", "one recurrent layer over a batch-first sequence, fused (RNN tanh/relu, LSTM, GRU; PyTorch gates)",
                                 "cell, reverse, emit (seq|state); w_ih [G*H,I], w_hh [G*H,H], biases optional; lengths, h0, c0 optional",
                                 rnn_infer, rnn_forward, rnn_backward, rnn_workspace, rnn_saved_bytes,
-                                NNC_READS_ALL_IN, cases, (int)(sizeof cases / sizeof cases[0]), rnn_macs, NULL, 0};
+                                NNC_READS_ALL_IN, cases, (int)(sizeof cases / sizeof cases[0]), rnn_macs, NULL, 0, NULL};

@@ -70,4 +70,4 @@ static nnc_node *case_rrelu(nnc_graph *g) {
 static const nnc_op_case cases[] = {{"rrelu_5x7_train", 3, 1e-3, 2e-3, 1e-4, 0, case_rrelu}};
 const nnc_op_desc nnc_op_rrelu = {"rrelu", "randomized leaky ReLU: slope ~ U(lower, upper) per element in training, (lower+upper)/2 in eval",
                                   "lower, upper (default 1/8, 1/3)", rrelu_infer, rrelu_forward, rrelu_backward, NULL, NULL,
-                                  NNC_READS_IN(0), cases, 1, NULL, NULL, 0};
+                                  NNC_READS_IN(0), cases, 1, NULL, NULL, 0, NULL};

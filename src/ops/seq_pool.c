@@ -147,4 +147,4 @@ static const nnc_op_case cases[] = {
 const nnc_op_desc nnc_op_seq_pool = {"seq_pool", "one vector per sequence [N,T,F] -> [N,F]: last, first, mean or max over each length",
                                      "mode (last, first, mean, max); optional lengths input [N]",
                                      seq_pool_infer, seq_pool_forward, seq_pool_backward, NULL, seq_pool_saved,
-                                     NNC_READS_IN(1), cases, 6, NULL, NULL, 0};
+                                     NNC_READS_IN(1), cases, 6, NULL, NULL, 0, NULL};

@@ -107,4 +107,4 @@ static const nnc_op_case cases[] = {
     {"slice_axis2_of_4d", 2, 1e-2, 1e-3, 1e-5, 0, case_mid},
 };
 const nnc_op_desc nnc_op_slice = {"slice", "a contiguous range [start, start+length) along one non-batch axis", "axis, start, length",
-                                  slice_infer, slice_forward, slice_backward, NULL, NULL, 0, cases, 2, NULL, NULL, 0};
+                                  slice_infer, slice_forward, slice_backward, NULL, NULL, 0, cases, 2, NULL, NULL, 0, NULL};

@@ -82,4 +82,4 @@ static const nnc_op_case cases[] = {
     {"softmax_Nx5x2x3", 2, 1e-2, 2e-3, 1e-5, 0, case_4d},
 };
 const nnc_op_desc nnc_op_softmax = {"softmax", "softmax over the channel axis (1)", "", nnc_axis1_infer,
-                                    softmax_forward, softmax_backward, NULL, NULL, NNC_READS_OUT, cases, 2, NULL, NULL, 0};
+                                    softmax_forward, softmax_backward, NULL, NULL, NNC_READS_OUT, cases, 2, NULL, NULL, 0, NULL};

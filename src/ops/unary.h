@@ -68,7 +68,7 @@ nnc_node *nnc_unary_case_p(nnc_graph *g, int op, float a, float b);
     static const nnc_op_case stem##_cases[] = {{#stem "_3x5x7", 2, case_eps, 2e-3, 1e-4, 0, stem##_case}}; \
     const nnc_op_desc nnc_op_##stem = {#stem, doc, "", nnc_unary_infer, stem##_forward,          \
                                        stem##_backward, NULL, NULL, reads, stem##_cases, 1, NULL,        \
-                                       nnc_unary_layouts, 0};                                         \
+                                       nnc_unary_layouts, 0, NULL};                                      \
     nnc_node *nnc_##stem(nnc_graph *g, nnc_node *x) { return nnc_unary_build(g, NNC_OP_##ENUM, x); }
 
 /* NNC_UNARY_OP_P(stem, ENUM, doc, attrs_doc, fwd, bwd, reads, case_eps, A, B):
@@ -82,5 +82,5 @@ nnc_node *nnc_unary_case_p(nnc_graph *g, int op, float a, float b);
     static const nnc_op_case stem##_cases[] = {{#stem "_3x5x7", 2, case_eps, 2e-3, 1e-4, 0, stem##_case}}; \
     const nnc_op_desc nnc_op_##stem = {#stem, doc, attrs_doc, nnc_unary_infer, stem##_forward,   \
                                        stem##_backward, NULL, NULL, reads, stem##_cases, 1, NULL,        \
-                                       nnc_unary_layouts, 0};
+                                       nnc_unary_layouts, 0, NULL};
 #endif
