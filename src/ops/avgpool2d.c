@@ -51,6 +51,33 @@ static inline window window_at(const nnc_pool_geom *g, int64_t oh, int64_t ow) {
     return w;
 }
 
+/* 2x2 windows at stride 2 inside the input (DenseNet's transitions): every
+ * divisor is 4, so a plane is pairs of rows summed (the same sums in the
+ * same order as the general loop). */
+static int plain_2x2(const nnc_pool_geom *g) {
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 && 2 * g->OH <= g->H && 2 * g->OW <= g->W;
+}
+static void forward_2x2(const nnc_pool_geom *g, const float *xp, float *yp) {
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        const float *r0 = xp + 2 * oh * g->W, *r1 = r0 + g->W;
+        for (int64_t ow = 0; ow < g->OW; ow++)
+            yp[oh * g->OW + ow] = (((r0[2 * ow] + r0[2 * ow + 1]) + r1[2 * ow]) + r1[2 * ow + 1]) * 0.25f;
+    }
+}
+static void backward_2x2(const nnc_pool_geom *g, const float *dyp, float *dxp, int acc) {
+    if (!acc) memset(dxp, 0, (size_t)(g->H * g->W) * sizeof(float));
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        float *r0 = dxp + 2 * oh * g->W, *r1 = r0 + g->W;
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            float d = dyp[oh * g->OW + ow] * 0.25f;
+            r0[2 * ow] += d;
+            r0[2 * ow + 1] += d;
+            r1[2 * ow] += d;
+            r1[2 * ow + 1] += d;
+        }
+    }
+}
+
 static size_t avgpool_workspace(const nnc_node *n, int training) {
     return n->out.bstride ? 0 : nnc_pool_dnnl_ws((nnc_node *)n, 0, training);
 }
@@ -78,6 +105,10 @@ static void avgpool_forward(nnc_node *n, const nnc_exec *ex) {
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = X + pl * HW;
         float *yp = Y + pl / g.C * ys + pl % g.C * P;
+        if (plain_2x2(&g)) {
+            forward_2x2(&g, xp, yp);
+            continue;
+        }
         for (int64_t oh = 0; oh < g.OH; oh++)
             for (int64_t ow = 0; ow < g.OW; ow++) {
                 window w = window_at(&g, oh, ow);
@@ -107,6 +138,10 @@ static void avgpool_backward(nnc_node *n, const nnc_exec *ex) {
     for (int64_t pl = 0; pl < planes; pl++) {
         float *dxp = dX + pl * HW;
         const float *dyp = dY + pl / g.C * ys + pl % g.C * P;
+        if (plain_2x2(&g)) {
+            backward_2x2(&g, dyp, dxp, acc);
+            continue;
+        }
         if (!acc) memset(dxp, 0, (size_t)HW * sizeof(float));
         for (int64_t oh = 0; oh < g.OH; oh++)
             for (int64_t ow = 0; ow < g.OW; ow++) {
