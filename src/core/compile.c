@@ -35,12 +35,19 @@ static int no_inplace(const nnc_graph *g) {
     return no_fuse(g) || (e && !strcmp(e, "0"));
 }
 
+/* Folding batch norms into the next convolution is off (as recomputation) or everywhere (NNC_FOLD_BN=0). */
+static int no_fold(const nnc_graph *g) {
+    const char *e = getenv("NNC_FOLD_BN");
+    return no_recompute(g) || (e && !strcmp(e, "0"));
+}
+
 static nnc_plan *find_plan(nnc_graph *g, int64_t batch, int training) {
-    int plain = plain_only(g), nf = no_fuse(g), nr = no_recompute(g), ni = no_inplace(g);
+    int plain = plain_only(g), nf = no_fuse(g), nr = no_recompute(g), ni = no_inplace(g), nd = no_fold(g);
     for (int i = 0; i < g->n_plans; i++) {
         nnc_plan *p = g->plans[i];
         if (p->batch == batch && p->training == training && p->seed_outputs == g->seed_outputs && p->n_nodes == g->n_nodes &&
-            p->plain_only == plain && p->no_fuse == nf && p->no_recompute == nr && p->no_inplace == ni)
+            p->plain_only == plain && p->no_fuse == nf && p->no_recompute == nr && p->no_inplace == ni &&
+            p->no_fold == nd)
             return p;
     }
     return NULL;
@@ -136,6 +143,28 @@ static void mark_recompute(nnc_plan *p) {
         if (in0->n_consumers != 1 || (in0 != b && b->n_consumers != 1)) continue;
         if (in0->out.layout != NNC_LAYOUT_PLAIN || b->out.layout != NNC_LAYOUT_PLAIN) continue;
         c->flags |= NNC_NODE_RECOMPUTE_IN;
+    }
+}
+
+/* ---- batch norm folded into the convolution after it: a recomputing
+ * convolution (above) whose batch norm runs the plain kernels computes
+ * that input in forward too, from the batch norm's input and statistics
+ * (nnc_batchnorm_recompute, with the ReLU's mask), straight into the
+ * blocked layout oneDNN reorders a plain input into (nnc_dnnl_conv_x_slot),
+ * and likewise for backward-weights; the batch norm (STATS_ONLY) computes
+ * its statistics and writes no output, which then needs no memory. Two
+ * reorders and a write and read of the normalized tensor disappear per
+ * convolution. Off with NNC_FOLD_BN=0 (and with recomputation). */
+static void mark_fold(nnc_plan *p) {
+    for (int k = 0; k < p->n_order; k++) p->order[k]->flags &= ~(uint32_t)(NNC_NODE_NORM_IN | NNC_NODE_STATS_ONLY);
+    if (!p->training || p->no_fold) return;
+    for (int k = 0; k < p->n_order; k++) {
+        nnc_node *c = p->order[k];
+        if (!(c->flags & NNC_NODE_RECOMPUTE_IN)) continue;
+        nnc_node *b = (nnc_node *)nnc_storage_of(c->in[0]);
+        if (!nnc_batchnorm_foldable(b) || c->in[0]->out.ndim != 4) continue;
+        c->flags |= NNC_NODE_NORM_IN;
+        b->flags |= NNC_NODE_STATS_ONLY;
     }
 }
 
@@ -355,6 +384,7 @@ static nnc_status analyse(nnc_graph *g, nnc_plan *p) {
     nnc_status s = assign_layouts(g, p);
     if (!s) fuse_relus(p);
     if (!s) mark_recompute(p);
+    if (!s) mark_fold(p);
     if (!s) mark_inplace(g, p);
     if (!s) mark_remat(p);
     return s;
@@ -439,6 +469,7 @@ nnc_status nnc_graph_compile(nnc_graph *g, int64_t batch, int training) {
     p->no_fuse = no_fuse(g);
     p->no_recompute = no_recompute(g);
     p->no_inplace = no_inplace(g);
+    p->no_fold = no_fold(g);
     p->n_nodes = g->n_nodes;
     size_t n_acc = 0;
     for (int i = 0; i < g->n_nodes; i++) n_acc += (size_t)g->nodes[i]->n_in;
@@ -483,6 +514,7 @@ nnc_status nnc_graph_plan_info(nnc_graph *g, int64_t batch, int training, nnc_me
     p.no_fuse = no_fuse(g);
     p.no_recompute = no_recompute(g);
     p.no_inplace = no_inplace(g);
+    p.no_fold = no_fold(g);
     p.n_nodes = g->n_nodes;
     p.pn = calloc((size_t)g->n_nodes + 1, sizeof *p.pn);
     if (!p.pn) return nnc_error(NNC_ERR_OOM, "out of memory");

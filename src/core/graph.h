@@ -35,10 +35,14 @@ enum {
                                       norm's output, + ReLU) instead of keeping it (compile.c) */
     NNC_NODE_REMAT = 1u << 13,     /* a channel concatenation rebuilt for its backward readers from
                                       its (kept) inputs instead of kept from forward (compile.c) */
+    NNC_NODE_NORM_IN = 1u << 14,   /* with RECOMPUTE_IN: this convolution also computes its input in
+                                      forward (with the ReLU's mask), straight into oneDNN's layout */
+    NNC_NODE_STATS_ONLY = 1u << 15, /* a batch norm whose training forward writes statistics but no output:
+                                      its NORM_IN consumer computes it (compile.c) */
 };
 #define NNC_NODE_PLAN_FLAGS                                                                                               \
     (NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD | NNC_NODE_ELIDED | NNC_NODE_RELU_IN | NNC_NODE_RELU_OUT | NNC_NODE_RECOMPUTE_IN | \
-     NNC_NODE_REMAT)
+     NNC_NODE_REMAT | NNC_NODE_NORM_IN | NNC_NODE_STATS_ONLY)
 
 /* What an op's backward reads besides the output gradient: bit i = input i,
  * NNC_READS_OUT = its own output. The planner frees everything else after
@@ -106,6 +110,7 @@ typedef struct nnc_plan {
     int no_fuse;           /* ReLU fusion was off when planned (part of the key) */
     int no_recompute;      /* recomputation was off when planned (part of the key) */
     int no_inplace;        /* in-place concatenation was off when planned (part of the key) */
+    int no_fold;           /* batch norms folded into convolutions were off when planned (part of the key) */
     int n_order;
     nnc_node **order;      /* active nodes, topological */
     nnc_plan_node *pn;     /* indexed by node id */

@@ -149,7 +149,7 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
         /* output */
         const int o_index = nb, owner = pn->view_of, member = owner >= 0 && owner != n->id;
         buf *o = &b[nb++];
-        o->size = round_up(nnc_tensor_bytes(&n->out));
+        o->size = n->flags & NNC_NODE_STATS_ONLY ? 0 : round_up(nnc_tensor_bytes(&n->out)); /* never written */
         o->dst = &pn->out_off;
         o->t0 = k;
         o->t1 = k;

@@ -430,7 +430,23 @@ static nnc_status run_pass(nnc_dnnl_conv *c, pass *ps, const char *what, const v
 
 nnc_status nnc_dnnl_conv_forward(nnc_dnnl_conv *c, const float *x, const float *w, const float *b, float *y, void *ws) {
     layout L = pass_layout(&c->fwd, 0, 0, up64(pass_scratch(&c->fwd)), 0);
-    return run_pass(c, &c->fwd, "forward", x, w, y, 0, c->bias ? (void *)b : NULL, ws, &L, NULL);
+    void *ready[2] = {x ? NULL : (char *)ws + L.buf[0], NULL};
+    return run_pass(c, &c->fwd, "forward", x, w, y, 0, c->bias ? (void *)b : NULL, ws, &L, ready);
+}
+
+float *nnc_dnnl_conv_x_slot(const nnc_dnnl_conv *c, int which, void *ws, int acc_w) {
+    if (!c || !c->ok || (c->blocked & NNC_DNNL_CONV_X_BLOCKED) || (which != 0 && which != 2) || (which == 2 && !c->training)) return NULL;
+    const pass *ps = which == 0 ? &c->fwd : &c->bwd_weights;
+    const dnnl_memory_desc_t *have = NULL;
+    dnnl_memory_desc_t want;
+    const nnc_conv_geom *g = &c->g;
+    if (ps->e[0].same || !ps->e[0].buf || dnnl_memory_get_memory_desc(ps->e[0].buf, &have) != dnnl_success ||
+        dnnl_memory_desc_init_by_tag(&want, 4, (dnnl_dims_t){g->N, g->C, g->H, g->W}, dnnl_f32, dnnl_nChw16c) != dnnl_success ||
+        !dnnl_memory_desc_equal(have, &want))
+        return NULL;
+    size_t off = which == 0 ? pass_layout(&c->fwd, 0, 0, up64(pass_scratch(&c->fwd)), 0).buf[0]
+                            : backward_layout(c, 0, 0, 1, acc_w).w.buf[0];
+    return (float *)((char *)ws + off);
 }
 
 nnc_status nnc_dnnl_conv_backward(nnc_dnnl_conv *c, const float *x, const float *w, const float *dy, float *dx, int acc_x,
@@ -455,7 +471,8 @@ nnc_status nnc_dnnl_conv_backward(nnc_dnnl_conv *c, const float *x, const float 
     /* the bias gradient goes straight to db when it overwrites, else through the workspace */
     float *tmp = (float *)(base + B.w.bias), *bout = NULL;
     if (c->bias) bout = db && !acc_b ? db : tmp;
-    s = run_pass(c, &c->bwd_weights, "backward-weights", x, dy, dw, acc_w, bout, ws, &B.w, (void *const[2]){NULL, ready[1]});
+    s = run_pass(c, &c->bwd_weights, "backward-weights", x, dy, dw, acc_w, bout, ws, &B.w,
+                 (void *const[2]){x ? NULL : base + B.w.buf[0], ready[1]});
     if (!s && db && acc_b && c->bias)
         for (int64_t k = 0; k < c->g.K; k++) db[k] += tmp[k];
     return s;

@@ -40,14 +40,24 @@ const char *nnc_dnnl_conv_impl(const nnc_dnnl_conv *c, int pass);
 size_t nnc_dnnl_conv_ws_forward(const nnc_dnnl_conv *c);
 size_t nnc_dnnl_conv_ws_backward(const nnc_dnnl_conv *c, int need_dx, int acc_x, int need_dw, int acc_w);
 
+/* Where pass `which` (0 forward, 2 backward-weights) takes x in the
+ * workspace, when that is nChw16c with the channels padded to a multiple of
+ * 16 (zeros in the padding), the layout oneDNN reorders a plain x into:
+ * a caller that can write x in that layout itself writes it there and
+ * passes x = NULL (forward; backward with dw and without dx, whose
+ * workspace layout acc_w is part of), saving the reorder. NULL when the
+ * pass wants another layout (or no reorder at all). */
+float *nnc_dnnl_conv_x_slot(const nnc_dnnl_conv *c, int which, void *ws, int acc_w);
+
 /* y = conv(x, w) + b (b NULL when made without bias). ws: 64-byte aligned,
- * at least nnc_dnnl_conv_ws_forward(c) bytes. */
+ * at least nnc_dnnl_conv_ws_forward(c) bytes. x NULL: already in its slot. */
 nnc_status nnc_dnnl_conv_forward(nnc_dnnl_conv *c, const float *x, const float *w, const float *b, float *y, void *ws);
 /* Training objects only; a NULL gradient is not wanted, acc_* = add.
  *   dx (+)= backward-data(w, dy)
  *   dw (+)= backward-weights(x, dy), and with dw, when made with a bias,
  *   db (+)= sum of dy per channel.
- * ws: nnc_dnnl_conv_ws_backward(c, dx != NULL, acc_x, dw != NULL, acc_w) bytes. */
+ * ws: nnc_dnnl_conv_ws_backward(c, dx != NULL, acc_x, dw != NULL, acc_w) bytes.
+ * x NULL with dw and without dx: x already in its slot (nnc_dnnl_conv_x_slot). */
 nnc_status nnc_dnnl_conv_backward(nnc_dnnl_conv *c, const float *x, const float *w, const float *dy, float *dx, int acc_x,
                                   float *dw, int acc_w, float *db, int acc_b, void *ws);
 #endif

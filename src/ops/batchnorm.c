@@ -175,7 +175,7 @@ static int dnnl_wanted(void) {
 
 static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training) {
     int blocked = nnc_is_blocked(&n->in[0]->out), relu = fused_relu(n);
-    if ((!blocked && !dnnl_wanted()) || n->in[0]->out.bstride) return NULL;
+    if ((!blocked && !dnnl_wanted()) || n->in[0]->out.bstride || (n->flags & NNC_NODE_STATS_ONLY)) return NULL;
     const bn_attrs *a = NNC_ATTRS(n, bn_attrs);
     bn_dims D = dims_of(&n->in[0]->out);
     int sc = a->gamma >= 0, sh = a->beta >= 0;
@@ -279,6 +279,8 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
         return;
     }
     const int relu = fused_relu(n);
+    /* folded into the next convolution: it writes the output (and mask) itself */
+    const int write_y = !(training && saved && (n->flags & NNC_NODE_STATS_ONLY));
     uint8_t *mask = training && saved && relu ? mask_of(n) : NULL;
     if (mask) *mask_marker(n) = 0;
 #pragma omp parallel for schedule(static) if (M * C > 32768)
@@ -301,7 +303,7 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
         float fm = (float)mean, sc = (float)(rstd * (gamma ? gamma[c] : 1.0f)), sh = beta ? beta[c] : 0.0f;
         if (training && saved) { saved[3 * C + c] = sc; saved[4 * C + c] = sh; }
         const int64_t rb = (L + 7) / 8;
-        for (int64_t i = 0; i < N; i++)
+        for (int64_t i = 0; i < N && write_y; i++)
             normalize_row(X + i * xs + c * L, Y + (i * C + c) * L, relu, mask ? mask + (c * N + i) * rb : NULL, L, fm, sc, sh);
     }
     if (training && a->nbt >= 0) ((int64_t *)n->in[a->nbt]->out.data)[0] += 1;
@@ -379,17 +381,59 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
     }
 }
 
-void nnc_batchnorm_recompute(const nnc_node *n, float *y) {
+/* One [L][16] tile of a blocked output: channels c0..c0+15 of image i
+ * (zeros past C), normalized 64 positions at a time into a small buffer
+ * and interleaved from it, with the same row function as the plain output
+ * (chunks of 64 split the rows where that function's 8 lanes do: the same
+ * values, bitwise). */
+#define BN_TILE_L 64
+static void normalize_tile(const nnc_node *n, const float *X, int64_t xs, int64_t i, int64_t c0, float *tile, uint8_t *mask) {
+    bn_dims D = dims_of(&n->in[0]->out);
+    const int64_t N = D.N, C = D.C, L = D.L, rb = (L + 7) / 8;
+    const float *saved = n->saved;
+    const int relu = fused_relu(n), nc = C - c0 < 16 ? (int)(C - c0) : 16;
+    float buf[16][BN_TILE_L];
+    for (int64_t l0 = 0; l0 < L; l0 += BN_TILE_L) {
+        const int64_t len = L - l0 < BN_TILE_L ? L - l0 : BN_TILE_L;
+        for (int k = 0; k < nc; k++) {
+            const int64_t c = c0 + k;
+            normalize_row(X + i * xs + c * L + l0, buf[k], relu, mask ? mask + (c * N + i) * rb + l0 / 8 : NULL, len, saved[c],
+                          saved[3 * C + c], saved[4 * C + c]);
+        }
+        for (int k = nc; k < 16; k++) memset(buf[k], 0, sizeof buf[k]);
+        float *t = tile + l0 * 16;
+        for (int64_t l = 0; l < len; l++)
+            for (int k = 0; k < 16; k++) t[l * 16 + k] = buf[k][l];
+    }
+}
+
+void nnc_batchnorm_recompute(const nnc_node *n, float *y, int blocked, int with_mask) {
     bn_dims D = dims_of(&n->in[0]->out);
     const int64_t N = D.N, C = D.C, L = D.L;
     const float *X = n->in[0]->out.data, *saved = n->saved;
     const int64_t xs = nnc_image_stride(&n->in[0]->out);
     const int relu = fused_relu(n);
+    uint8_t *mask = with_mask && relu ? mask_of(n) : NULL;
+    if (mask) *mask_marker(n) = 0;
+    if (blocked) {
+        const int64_t CB = (C + 15) / 16;
+#pragma omp parallel for schedule(static) if (N * C * L > 32768)
+        for (int64_t t = 0; t < N * CB; t++) normalize_tile(n, X, xs, t / CB, t % CB * 16, y + t * L * 16, mask);
+        return;
+    }
+    const int64_t rb = (L + 7) / 8;
 #pragma omp parallel for schedule(static) if (N * C * L > 32768)
     for (int64_t c = 0; c < C; c++) {
         const float fm = saved[c], sc = saved[3 * C + c], sh = saved[4 * C + c];
-        for (int64_t i = 0; i < N; i++) normalize_row(X + i * xs + c * L, y + (i * C + c) * L, relu, NULL, L, fm, sc, sh);
+        for (int64_t i = 0; i < N; i++)
+            normalize_row(X + i * xs + c * L, y + (i * C + c) * L, relu, mask ? mask + (c * N + i) * rb : NULL, L, fm, sc, sh);
     }
+}
+
+int nnc_batchnorm_foldable(const nnc_node *n) {
+    const nnc_tensor *x = &n->in[0]->out;
+    return n->op == NNC_OP_BATCHNORM && x->ndim == 4 && x->dtype == NNC_F32 && !nnc_is_blocked(x) && !nnc_is_blocked(&n->out) &&
+           !dnnl_wanted();
 }
 
 nnc_node *nnc_batchnorm(nnc_graph *g, nnc_node *x, nnc_node *gamma, nnc_node *beta, nnc_node *running_mean,

@@ -253,11 +253,35 @@ static void forward_image(const nnc_conv_geom *g, const float *x, const float *w
     }
 }
 
-static void conv_forward(nnc_node *n, const nnc_exec *ex) {
+static void conv_forward(nnc_node *n, const nnc_exec *ex0) {
     nnc_conv_geom g = geom_of(n);
     const float *x = n->in[0]->out.data, *w = n->in[1]->out.data;
     const float *b = n->n_in == 3 ? n->in[2]->out.data : NULL;
-    float *y = n->out.data, *ws = ex->ws;
+    float *y = n->out.data;
+    nnc_exec exr = *ex0;
+    const nnc_exec *ex = ex0;
+    if (ex0->training && (n->flags & NNC_NODE_NORM_IN)) { /* compute the batch norm's output here (it wrote none) */
+        size_t at = recompute_at(n, 1);
+        if (at + nnc_tensor_bytes(&n->in[0]->out) > ex0->ws_bytes) {
+            nnc_fault_replan(n, ex0, "its folded batch norm and its passes");
+            return;
+        }
+        const nnc_node *bn = nnc_storage_of(n->in[0]);
+        nnc_dnnl_conv *c = dnnl_for(n, &g, 1);
+        float *slot = c && nnc_dnnl_conv_ws_forward(c) <= at ? nnc_dnnl_conv_x_slot(c, 0, ex0->ws, 0) : NULL;
+        if (slot) { /* straight into oneDNN's layout */
+            nnc_batchnorm_recompute(bn, slot, 1, 1);
+            nnc_status s = nnc_dnnl_conv_forward(c, NULL, w, b, y, ex0->ws);
+            if (s && ex0->fault) *ex0->fault = s;
+            return;
+        }
+        float *xr = (float *)((char *)ex0->ws + at); /* else plain, past the passes' workspace */
+        nnc_batchnorm_recompute(bn, xr, 0, 1);
+        x = xr;
+        exr.ws_bytes = at;
+        ex = &exr;
+    }
+    float *ws = ex->ws;
     if (small_path(n, &g) && nnc_conv_small_ws(&g, 1) <= ex->ws_bytes) {
         nnc_conv_small_forward(&g, x, w, b, y, ws, ex->ws_bytes);
         return;
@@ -325,22 +349,35 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex0) {
     const float *x = n->in[0]->out.data, *w = n->in[1]->out.data, *dy = n->grad.data;
     nnc_exec exr = *ex0;
     const nnc_exec *ex = ex0;
+    const int64_t P = g.OH * g.OW, ys = g.ybs ? g.ybs : g.K * P;
+    int need_dx = nnc_needs_grad(n->in[0]), need_dw = nnc_needs_grad(n->in[1]);
+    int need_db = n->n_in == 3 && nnc_needs_grad(n->in[2]);
+    int acc_x = n->accum[0], acc_w = need_dw && n->accum[1];
     if (n->flags & NNC_NODE_RECOMPUTE_IN) { /* x was freed after forward: rebuild it past our workspace */
         size_t at = recompute_at(n, 1);
         if (at + nnc_tensor_bytes(&n->in[0]->out) > ex0->ws_bytes) {
             nnc_fault_replan(n, ex0, "its recomputed input and its passes");
             return;
         }
+        const nnc_node *bn = nnc_storage_of(n->in[0]);
+        nnc_dnnl_conv *c = (n->flags & NNC_NODE_NORM_IN) && need_dw ? dnnl_for(n, &g, 1) : NULL;
+        float *slot = c && nnc_dnnl_conv_ws_backward(c, need_dx, acc_x, need_dw, acc_w) <= at ? nnc_dnnl_conv_x_slot(c, 2, ex0->ws, acc_w) : NULL;
+        if (slot) { /* backward-data first (its buffers may overlap the slot), then x straight into oneDNN's layout */
+            float *dx = need_dx ? n->in[0]->grad.data : NULL, *db = need_db ? n->in[2]->grad.data : NULL;
+            nnc_status s = dx ? nnc_dnnl_conv_backward(c, NULL, w, dy, dx, acc_x, NULL, 0, NULL, 0, ex0->ws) : NNC_OK;
+            if (!s) {
+                nnc_batchnorm_recompute(bn, slot, 1, 0);
+                s = nnc_dnnl_conv_backward(c, NULL, w, dy, NULL, 0, n->in[1]->grad.data, acc_w, db, need_db && n->accum[2], ex0->ws);
+            }
+            if (s && ex0->fault) *ex0->fault = s;
+            return;
+        }
         float *xr = (float *)((char *)ex0->ws + at);
-        nnc_batchnorm_recompute(nnc_storage_of(n->in[0]), xr);
+        nnc_batchnorm_recompute(bn, xr, 0, 0);
         x = xr;
         exr.ws_bytes = at;
         ex = &exr;
     }
-    const int64_t P = g.OH * g.OW, ys = g.ybs ? g.ybs : g.K * P;
-    int need_dx = nnc_needs_grad(n->in[0]), need_dw = nnc_needs_grad(n->in[1]);
-    int need_db = n->n_in == 3 && nnc_needs_grad(n->in[2]);
-    int acc_x = n->accum[0], acc_w = need_dw && n->accum[1];
     nnc_dnnl_conv *c = need_dx || need_dw ? dnnl_for(n, &g, 1) : NULL;
     int use_dnnl = c && nnc_dnnl_conv_ws_backward(c, need_dx, acc_x, need_dw, acc_w) <= ex->ws_bytes;
     if (use_dnnl) {

@@ -128,10 +128,15 @@ static inline int64_t nnc_image_stride(const nnc_tensor *t) {
     return e;
 }
 /* Batch norm's training output, recomputed from its input and its saved
- * statistics into y (plain [N, C, ...]), bitwise as its forward wrote it
- * (with the fused ReLU when it has one). For a consumer with
- * NNC_NODE_RECOMPUTE_IN (batchnorm.c). */
-void nnc_batchnorm_recompute(const nnc_node *bn, float *y);
+ * statistics into y, bitwise as its forward wrote it (with the fused ReLU
+ * when it has one): plain [N, C, ...], or with blocked (4-D only) nChw16c
+ * with C padded to a multiple of 16 and zeros in the padding; with_mask:
+ * the fused ReLU's mask into saved too, as forward would. For a consumer
+ * with NNC_NODE_RECOMPUTE_IN or NNC_NODE_NORM_IN (batchnorm.c). */
+void nnc_batchnorm_recompute(const nnc_node *bn, float *y, int blocked, int with_mask);
+/* 1 when a batch norm's training output can be left to its consumer
+ * (NNC_NODE_STATS_ONLY): it runs the plain kernels on a 4-D input. */
+int nnc_batchnorm_foldable(const nnc_node *bn);
 /* Channel concatenations (axis 1) of plain tensors can be rebuilt (concat.c):
  * nnc_concat_rebuild writes n's output into dst from its inputs, going
  * through inputs that are themselves NNC_NODE_REMAT concatenations down to
