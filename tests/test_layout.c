@@ -364,6 +364,58 @@ static void check_inplace(void) {
     unsetenv("NNC_CONV_SMALL");
 }
 
+/* Batch norm folded into its recomputing convolution: bitwise the unfolded
+ * run, through oneDNN's blocked slot and through the plain fallback (the
+ * im2col path), with anomaly detection on (the batch norm has no output to
+ * scan), and no buffer for the batch norm's output. */
+static void check_fold(void) {
+    for (int variant = 0; variant < 2; variant++) {
+        char title[200];
+        snprintf(title, sizeof title, "densenet-bc: batch norm folded into the next convolution (%s) -- bitwise the unfolded run",
+                 variant ? "plain fallback, im2col convolutions" : "oneDNN's blocked slot");
+        T_CASE(title) {
+            if (variant) setenv("NNC_CONV", "im2col", 1);
+            run_result r[2];
+            run_pair("densenet-bc", "depth=16,growth=12", "NNC_FOLD_BN", 4, r);
+            T_CHECKF(r[0].loss0 == r[1].loss0 && r[0].loss2 == r[1].loss2, "loss %.9g / %.9g vs %.9g / %.9g", r[0].loss0, r[0].loss2,
+                     r[1].loss0, r[1].loss2);
+            T_CHECK(r[0].n == r[1].n && r[0].grad && r[1].grad && !memcmp(r[0].grad, r[1].grad, (size_t)r[0].n * sizeof(float)));
+            T_CHECK(r[0].n == r[1].n && r[0].param && r[1].param && !memcmp(r[0].param, r[1].param, (size_t)r[0].n * sizeof(float)));
+            for (int k = 0; k < 2; k++) { free(r[k].grad); free(r[k].param); }
+            size_t arena[2] = {0, 0};
+            int folded = 0, stats_only = 0, recomputing = 0;
+            for (int k = 0; k < 2; k++) {
+                if (k) setenv("NNC_FOLD_BN", "0", 1);
+                nnc_model *m = build_model("densenet-bc", "depth=16,growth=12");
+                if (m) {
+                    nnc_optim o = nnc_optim_sgd(0.05f, 0.9f, 0.0f);
+                    T_OK(nnc_graph_set_optimizer(m->g, &o));
+                    T_OK(nnc_graph_compile(m->g, 8, 1));
+                    arena[k] = nnc_graph_mem_info(m->g).arena_bytes;
+                    for (int i = 0; i < m->g->n_nodes && !k; i++) {
+                        folded += (m->g->nodes[i]->flags & NNC_NODE_NORM_IN) != 0;
+                        stats_only += (m->g->nodes[i]->flags & NNC_NODE_STATS_ONLY) != 0;
+                        recomputing += (m->g->nodes[i]->flags & NNC_NODE_RECOMPUTE_IN) != 0;
+                    }
+                    nnc_graph_set_detect_anomaly(m->g, 1);
+                    fill_inputs(m, 5);
+                    T_OK(nnc_graph_train_step(m->g, NULL));
+                    nnc_model_free(m);
+                }
+                unsetenv("NNC_FOLD_BN");
+            }
+            /* depth 16: 2 layers per block, 3 blocks, 2 transitions: each 1x1 convolution after BN+ReLU of a
+             * plain tensor recomputes and folds, and with im2col (nothing blocked) each 3x3 one too */
+            int want = variant || !blocking ? 3 * 2 * 2 + 2 : 3 * 2 + 2;
+            T_CHECKF(folded == want && stats_only == folded && recomputing == folded, "%d folded, %d statistics-only, %d recomputing (want %d)",
+                     folded, stats_only, recomputing, want);
+            /* the batch norm's output needed no buffer (it was transient: the peak is in backward) */
+            T_CHECKF(arena[0] <= arena[1], "activation memory %zu folded, %zu not", arena[0], arena[1]);
+            unsetenv("NNC_CONV");
+        }
+    }
+}
+
 static void check_fusion(void) {
     T_CASE("lenet5: both conv ReLUs fuse into the max pooling; loss, gradients and weights after 2 steps equal the unfused run") {
         run_result r[2];
@@ -462,6 +514,7 @@ static void check_fusion(void) {
         unsetenv("NNC_CONCAT_INPLACE");
     }
     check_inplace();
+    check_fold();
     T_CASE("rebuilt concatenation with a rebuilt concatenation as its second input: bitwise the kept run") {
         setenv("NNC_CONCAT_INPLACE", "0", 1);
         float loss[2] = {0, 0}, *gr[2] = {NULL, NULL};
