@@ -350,14 +350,17 @@ nnc_tensor *nnc_node_grad(nnc_node *n);  /* NULL data unless it has a gradient *
  * ReLU feeding max pooling is applied after the pooling; its own tensor
  * then shares its input's memory and holds the values before the ReLU), and
  * in training a batch norm's output or a concatenation may be freed after
- * its forward readers and rebuilt for backward, and a concatenation's input
+ * its forward readers and rebuilt for backward (or, for a batch norm before
+ * a convolution, never written: the convolution computes it in its own
+ * layout), and a concatenation's input
  * may be a window of the concatenation's buffer (bstride != 0: batch items
  * bstride elements apart; nnc_tensor_read_plain reads it). To read an intermediate
  * tensor, mark it an output (nnc_graph_output), or turn all of this off for
  * the graph before compiling with nnc_graph_set_plain_intermediates (in the
  * environment, NNC_LAYOUT=plain turns off blocked layouts, NNC_FUSE=0
  * fusion, recomputation and in-place concatenation, NNC_RECOMPUTE=0
- * recomputation, NNC_CONCAT_INPLACE=0 in-place concatenation). */
+ * recomputation, NNC_FOLD_BN=0 batch norms computed inside the convolution
+ * after them, NNC_CONCAT_INPLACE=0 in-place concatenation). */
 void nnc_graph_set_plain_intermediates(nnc_graph *g, int on);
 /* Copies t's values into dst (numel floats) in plain row-major order,
  * whatever t's layout. */
