@@ -537,6 +537,8 @@ nnc_status nnc_graph_plan_info(nnc_graph *g, int64_t batch, int training, nnc_me
     else
         for (int i = 0; i < g->n_nodes; i++) {
             nnc_node *n = g->nodes[i];
+            n->out.bstride = 0;
+            n->out.layout = NNC_LAYOUT_PLAIN;
             if (n->flags & NNC_NODE_INPUT) n->out.shape[0] = 1;
             else if (n->op >= 0) nnc_ops[n->op].infer(n);
         }
