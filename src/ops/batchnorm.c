@@ -309,17 +309,58 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
     if (training && a->nbt >= 0) ((int64_t *)n->in[a->nbt]->out.data)[0] += 1;
 }
 
-/* d[l] = 0 where the fused ReLU's mask bit is 0 (8 lanes from one byte, as a vector AND). */
-static void apply_mask_row(float *d, const uint8_t *m, int64_t L) {
-    int64_t l = 0;
-    for (; l + 8 <= L; l += 8) {
-        const v8u shift = {0, 1, 2, 3, 4, 5, 6, 7};
-        v8u v, keep = (((v8u){0, 0, 0, 0, 0, 0, 0, 0} + m[l >> 3]) >> shift) & 1u;
-        memcpy(&v, d + l, sizeof v);
-        v &= (v8u){0, 0, 0, 0, 0, 0, 0, 0} - keep;
-        memcpy(d + l, &v, sizeof v);
+/* The fused ReLU's derivative applied on the fly (dy where the mask bit is
+ * 1, else 0) instead of written into dy: dy is read from memory once and
+ * never written back. The same sums and values as masking dy first. */
+static inline unsigned mask16(const uint8_t *m, int64_t l) { return m[l >> 3] | (unsigned)m[(l >> 3) + 1] << 8; }
+static inline float masked(float d, const uint8_t *m, int64_t l) { return (m[l >> 3] >> (l & 7)) & 1 ? d : 0.0f; }
+
+/* row_sums(x, dy masked, ...): the same lanes, blocks and order */
+static void row_sums_masked(const float *x, const float *y, const uint8_t *mk, int64_t L, float m, double *s1, double *s2) {
+    for (int64_t b0 = 0; b0 < L; b0 += BN_BLOCK) {
+        int64_t b1 = b0 + BN_BLOCK < L ? b0 + BN_BLOCK : L, l = b0;
+        float a1[BN_LANES] = {0}, a2[BN_LANES] = {0};
+        for (; l + BN_LANES <= b1; l += BN_LANES) {
+            const unsigned bits = mask16(mk, l);
+            for (int j = 0; j < BN_LANES; j++) {
+                float d = (bits >> j) & 1 ? y[l + j] : 0.0f;
+                a1[j] += d;
+                a2[j] += d * (x[l + j] - m);
+            }
+        }
+        double t1 = 0, t2 = 0;
+        for (int j = 0; j < BN_LANES; j++) { t1 += a1[j]; t2 += a2[j]; }
+        for (; l < b1; l++) {
+            float d = masked(y[l], mk, l);
+            t1 += d;
+            t2 += (double)d * (x[l] - m);
+        }
+        *s1 += t1;
+        *s2 += t2;
     }
-    for (; l < L; l++) d[l] = (m[l >> 3] >> (l & 7)) & 1 ? d[l] : 0.0f;
+}
+
+/* dx (+)= fa dy + fb + fk (x - fm) over a row, dy masked when mk != NULL */
+static void dx_row(float *dx, const float *dy, const float *x, const uint8_t *mk, int64_t L, int acc, float fa, float fb, float fk, float fm) {
+    int64_t l = 0;
+    if (mk) {
+        for (; l + 16 <= L; l += 16) {
+            const unsigned bits = mask16(mk, l);
+            for (int j = 0; j < 16; j++) {
+                float d = (bits >> j) & 1 ? dy[l + j] : 0.0f, v = fa * d + fb + fk * (x[l + j] - fm);
+                dx[l + j] = acc ? dx[l + j] + v : v;
+            }
+        }
+        for (; l < L; l++) {
+            float v = fa * masked(dy[l], mk, l) + fb + fk * (x[l] - fm);
+            dx[l] = acc ? dx[l] + v : v;
+        }
+        return;
+    }
+    if (acc)
+        for (; l < L; l++) dx[l] += fa * dy[l] + fb + fk * (x[l] - fm);
+    else
+        for (; l < L; l++) dx[l] = fa * dy[l] + fb + fk * (x[l] - fm);
 }
 
 static void bn_backward(nnc_node *n, const nnc_exec *ex) {
@@ -351,16 +392,17 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
         return;
     }
     const uint8_t *relu_mask = relu ? mask_of(n) : NULL;
-    float *dY_own = n->grad.data;
+    const int64_t rb = (L + 7) / 8;
 #pragma omp parallel for schedule(static) if (M * C > 32768)
     for (int64_t c = 0; c < C; c++) {
         double mean = batch_stats ? saved[c] : rm[c];
         double rstd = batch_stats ? saved[C + c] : 1.0 / sqrt((double)rv[c] + a->eps);
         const float fm = (float)mean;
-        if (relu) /* the fused ReLU's derivative from forward's mask, in this channel's rows (dy is this node's own) */
-            for (int64_t i = 0; i < N; i++) apply_mask_row(dY_own + (i * C + c) * L, relu_mask + (c * N + i) * ((L + 7) / 8), L);
-        double sdy = 0, sdyx = 0; /* sum dy, then sum dy xhat */
-        for (int64_t i = 0; i < N; i++) row_sums(X + i * xs + c * L, dY + (i * C + c) * L, L, fm, &sdy, &sdyx);
+        double sdy = 0, sdyx = 0; /* sum dy, then sum dy xhat; dy through the fused ReLU's mask from forward */
+        for (int64_t i = 0; i < N; i++) {
+            if (relu_mask) row_sums_masked(X + i * xs + c * L, dY + (i * C + c) * L, relu_mask + (c * N + i) * rb, L, fm, &sdy, &sdyx);
+            else row_sums(X + i * xs + c * L, dY + (i * C + c) * L, L, fm, &sdy, &sdyx);
+        }
         sdyx *= rstd;
         if (dG) dG[c] = acc_g ? dG[c] + (float)sdyx : (float)sdyx;
         if (dB) dB[c] = acc_b ? dB[c] + (float)sdy : (float)sdy;
@@ -370,14 +412,9 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
         double gr = (gamma ? gamma[c] : 1.0) * rstd;
         const float fa = (float)gr, fb = batch_stats ? (float)(-gr * sdy / (double)M) : 0.0f,
                     fk = batch_stats ? (float)(-gr * rstd * sdyx / (double)M) : 0.0f;
-        for (int64_t i = 0; i < N; i++) {
-            const float *xc = X + i * xs + c * L, *dyc = dY + (i * C + c) * L;
-            float *dxc = dX + i * xs + c * L; /* dx: the same window as x */
-            if (acc_x)
-                for (int64_t l = 0; l < L; l++) dxc[l] += fa * dyc[l] + fb + fk * (xc[l] - fm);
-            else
-                for (int64_t l = 0; l < L; l++) dxc[l] = fa * dyc[l] + fb + fk * (xc[l] - fm);
-        }
+        for (int64_t i = 0; i < N; i++) /* dx: the same window as x */
+            dx_row(dX + i * xs + c * L, dY + (i * C + c) * L, X + i * xs + c * L, relu_mask ? relu_mask + (c * N + i) * rb : NULL, L, acc_x, fa,
+                   fb, fk, fm);
     }
 }
 
