@@ -344,7 +344,7 @@ static void check_inplace(void) {
         T_CHECK(r[0].n == r[1].n && r[0].param && r[1].param && !memcmp(r[0].param, r[1].param, (size_t)r[0].n * sizeof(float)));
         for (int k = 0; k < 2; k++) { free(r[k].grad); free(r[k].param); }
         size_t arena[2] = {0, 0};
-        int windows = 0;
+        int windows = 0, sharing = 0;
         for (int k = 0; k < 2; k++) {
             if (k) setenv("NNC_CONCAT_INPLACE", "0", 1);
             nnc_model *m = build_model("densenet-bc", "depth=40,growth=12");
@@ -352,6 +352,7 @@ static void check_inplace(void) {
                 T_OK(nnc_graph_compile(m->g, 16, 1));
                 arena[k] = nnc_graph_mem_info(m->g).arena_bytes;
                 if (!k) windows = count_windows(m->g);
+                for (int i = 0; i < m->g->n_nodes && !k; i++) sharing += m->g->nodes[i]->stats_src != NULL;
                 nnc_model_free(m);
             }
             unsetenv("NNC_CONCAT_INPLACE");
@@ -359,6 +360,10 @@ static void check_inplace(void) {
         /* per block of 6 layers: the 6 new feature maps, the 5 inner concatenations, and the block's input
          * where a convolution or pooling writes it (all three) */
         T_CHECKF(windows == 3 * (6 + 5 + 1), "%d windows (want 36)", windows);
+        /* each block's layers 2..6 and the batch norm after the block take the statistics of the
+         * channels their predecessor saw from it (the loss and gradients above are bitwise the
+         * copying run's, which computes them all) */
+        T_CHECKF(sharing == 3 * 6, "%d batch norms share statistics (want 18)", sharing);
         T_CHECKF(arena[0] < arena[1], "activation memory %zu in place, %zu rebuilding", arena[0], arena[1]);
     }
     unsetenv("NNC_CONV_SMALL");

@@ -259,6 +259,38 @@ static void mark_inplace(nnc_graph *g, nnc_plan *p) {
     }
 }
 
+/* ---- shared batch statistics: a batch norm whose input is a window of an
+ * in-place concatenation's buffer starting where an earlier batch norm's
+ * input starts reads, in its first channels, the same values (written once,
+ * before either reads them): DenseNet's layer k normalizes layer k-1's input
+ * plus 12 new channels. Its training forward then takes those channels'
+ * batch mean and variance from the earlier one's saved statistics (the
+ * same doubles it would compute) and reads only its new channels for them.
+ * Both run the plain kernels; with in-place concatenation. */
+static void mark_shared_stats(nnc_plan *p) {
+    for (int k = 0; k < p->n_order; k++) {
+        p->pn[p->order[k]->id].stats_from = -1;
+        p->pn[p->order[k]->id].stats_count = 0;
+    }
+    if (!p->training || p->no_inplace) return;
+    for (int k = 0; k < p->n_order; k++) {
+        const nnc_node *b = p->order[k];
+        if (!nnc_batchnorm_shares_stats(b)) continue;
+        const nnc_plan_node *t = &p->pn[b->in[0]->id];
+        if (t->view_of < 0) continue;
+        for (int k2 = k - 1; k2 >= 0; k2--) {
+            const nnc_node *a = p->order[k2];
+            if (!nnc_batchnorm_shares_stats(a)) continue;
+            const nnc_plan_node *u = &p->pn[a->in[0]->id];
+            if (u->view_of != t->view_of || u->view_off != t->view_off) continue;
+            int64_t ca = a->in[0]->out.shape[1], cb = b->in[0]->out.shape[1];
+            p->pn[b->id].stats_from = a->id;
+            p->pn[b->id].stats_count = ca < cb ? ca : cb;
+            break;
+        }
+    }
+}
+
 static nnc_status assign_layouts(nnc_graph *g, nnc_plan *p) {
     if (p->plain_only) return NNC_OK;
     int N = g->n_nodes;
@@ -386,6 +418,7 @@ static nnc_status analyse(nnc_graph *g, nnc_plan *p) {
     if (!s) mark_recompute(p);
     if (!s) mark_fold(p);
     if (!s) mark_inplace(g, p);
+    if (!s) mark_shared_stats(p);
     if (!s) mark_remat(p);
     return s;
 }
@@ -424,6 +457,8 @@ void nnc_plan_bind(nnc_graph *g, nnc_plan *p) {
         n->out.bstride = pn->bstride;
         n->out.data = arena + pn->out_off;
         n->remat_done = 0;
+        n->stats_src = pn->stats_from >= 0 ? g->nodes[pn->stats_from] : NULL;
+        n->stats_count = pn->stats_count;
         n->grad = n->out;
         n->grad.data = pn->grad_off != SIZE_MAX ? arena + pn->grad_off : NULL;
         n->saved = pn->saved_off != SIZE_MAX ? arena + pn->saved_off : NULL;

@@ -86,6 +86,8 @@ struct nnc_node {
     int n_consumers;     /* within the current plan (set at compile) */
     nnc_kcache *kcache;  /* op-private cache, NULL until the op makes one */
     int remat_done;      /* NNC_NODE_REMAT: rebuilt in this backward pass (run.c) */
+    const struct nnc_node *stats_src; /* batch norm: an earlier one whose input's first stats_count channels */
+    int64_t stats_count;              /* are this one's (the same window of a buffer): its batch statistics are reused */
 };
 
 /* One compiled plan: per node shapes and arena offsets for a batch size and mode. */
@@ -98,6 +100,8 @@ typedef struct nnc_plan_node {
      * that buffer's batch item it starts (elements), and its bstride. */
     int view_of;
     int64_t view_off, bstride;
+    int stats_from;        /* batch norm: node id of stats_src (-1: none), and stats_count */
+    int64_t stats_count;
     uint32_t flags;
     nnc_layout layout;                   /* of the output and its gradient */
 } nnc_plan_node;

@@ -66,7 +66,9 @@ static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training);
 /* Saved for backward (training): per channel mean, rstd, biased variance,
  * and the forward's affine scale and shift (sc = rstd gamma, sh = beta:
  * y = (x - mean) sc + sh), 5C floats, so nnc_batchnorm_recompute gives the
- * forward's exact output. With a fused ReLU, then a marker (1: oneDNN's
+ * forward's exact output; then the plain kernel's mean and variance as
+ * doubles (2C), which a later batch norm reading the same channels reuses
+ * (stats_src, compile.c). With a fused ReLU, then a marker (1: oneDNN's
  * forward wrote its bit mask) and the ReLU's mask: oneDNN's, and/or one
  * bit per element from the plain kernel (rows of ceil(L/8) bytes ordered
  * [C][N], channel-major so that the threads write disjoint bytes). The
@@ -83,7 +85,13 @@ static size_t plain_mask_bytes(const nnc_tensor *x) {
     bn_dims D = dims_of(x);
     return (size_t)(D.N * D.C) * (size_t)((D.L + 7) / 8);
 }
-static size_t stats_bytes(const nnc_node *n) { return up64(5 * (size_t)n->in[0]->out.shape[1] * sizeof(float)); }
+static size_t stats_bytes(const nnc_node *n) {
+    size_t C = (size_t)n->in[0]->out.shape[1];
+    return up64(5 * C * sizeof(float)) + up64(2 * C * sizeof(double));
+}
+/* The plain kernel's batch mean and biased variance as the doubles it used
+ * (C each, after the floats), for a later batch norm sharing them. */
+static double *stats_d(const nnc_node *n) { return (double *)(void *)((char *)n->saved + up64(5 * (size_t)n->in[0]->out.shape[1] * sizeof(float))); }
 static size_t bn_saved(const nnc_node *cn, int training) {
     if (!training) return 0;
     nnc_node *n = (nnc_node *)cn;
@@ -283,15 +291,27 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
     const int write_y = !(training && saved && (n->flags & NNC_NODE_STATS_ONLY));
     uint8_t *mask = training && saved && relu ? mask_of(n) : NULL;
     if (mask) *mask_marker(n) = 0;
+    /* the first `shared` channels' statistics from an earlier batch norm over the same values */
+    const nnc_node *src = training && saved && n->stats_src && n->stats_src->saved ? n->stats_src : NULL;
+    const int64_t shared = src ? n->stats_count : 0, Cs = src ? src->in[0]->out.shape[1] : 0;
+    const double *sd = src ? stats_d(src) : NULL;
+    double *md = training && saved ? stats_d(n) : NULL;
 #pragma omp parallel for schedule(static) if (M * C > 32768)
     for (int64_t c = 0; c < C; c++) {
         double mean, rstd;
         if (training) {
-            double s = 0, v = 0;
-            for (int64_t i = 0; i < N; i++) row_sums(X + i * xs + c * L, NULL, L, 0.0f, &s, NULL);
-            mean = s / (double)M;
-            for (int64_t i = 0; i < N; i++) row_sums(X + i * xs + c * L, NULL, L, (float)mean, NULL, &v);
-            double var = v / (double)M;
+            double var;
+            if (c < shared) {
+                mean = sd[c];
+                var = sd[Cs + c];
+            } else {
+                double s = 0, v = 0;
+                for (int64_t i = 0; i < N; i++) row_sums(X + i * xs + c * L, NULL, L, 0.0f, &s, NULL);
+                mean = s / (double)M;
+                for (int64_t i = 0; i < N; i++) row_sums(X + i * xs + c * L, NULL, L, (float)mean, NULL, &v);
+                var = v / (double)M;
+            }
+            if (md) { md[c] = mean; md[C + c] = var; }
             rstd = 1.0 / sqrt(var + eps);
             rm[c] = (float)((1 - mom) * rm[c] + mom * mean);
             rv[c] = (float)((1 - mom) * rv[c] + mom * var * (double)M / (double)(M - 1));
@@ -465,6 +485,11 @@ void nnc_batchnorm_recompute(const nnc_node *n, float *y, int blocked, int with_
         for (int64_t i = 0; i < N; i++)
             normalize_row(X + i * xs + c * L, y + (i * C + c) * L, relu, mask ? mask + (c * N + i) * rb : NULL, L, fm, sc, sh);
     }
+}
+
+int nnc_batchnorm_shares_stats(const nnc_node *n) {
+    const nnc_tensor *x = &n->in[0]->out;
+    return n->op == NNC_OP_BATCHNORM && x->ndim >= 2 && x->dtype == NNC_F32 && !nnc_is_blocked(x) && !dnnl_wanted();
 }
 
 int nnc_batchnorm_foldable(const nnc_node *n) {

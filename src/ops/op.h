@@ -137,6 +137,9 @@ void nnc_batchnorm_recompute(const nnc_node *bn, float *y, int blocked, int with
 /* 1 when a batch norm's training output can be left to its consumer
  * (NNC_NODE_STATS_ONLY): it runs the plain kernels on a 4-D input. */
 int nnc_batchnorm_foldable(const nnc_node *bn);
+/* 1 when a batch norm computes its training statistics in the plain kernels
+ * and may take some from an earlier one (compile.c's shared statistics). */
+int nnc_batchnorm_shares_stats(const nnc_node *bn);
 /* Channel concatenations (axis 1) of plain tensors can be rebuilt (concat.c):
  * nnc_concat_rebuild writes n's output into dst from its inputs, going
  * through inputs that are themselves NNC_NODE_REMAT concatenations down to
