@@ -488,13 +488,15 @@ void nnc_batchnorm_recompute(const nnc_node *n, float *y, int blocked, int with_
 }
 
 int nnc_batchnorm_shares_stats(const nnc_node *n) {
+    if (n->op != NNC_OP_BATCHNORM) return 0;
     const nnc_tensor *x = &n->in[0]->out;
-    return n->op == NNC_OP_BATCHNORM && x->ndim >= 2 && x->dtype == NNC_F32 && !nnc_is_blocked(x) && !dnnl_wanted();
+    return x->ndim >= 2 && x->dtype == NNC_F32 && !nnc_is_blocked(x) && !dnnl_wanted();
 }
 
 int nnc_batchnorm_foldable(const nnc_node *n) {
+    if (n->op != NNC_OP_BATCHNORM) return 0;
     const nnc_tensor *x = &n->in[0]->out;
-    return n->op == NNC_OP_BATCHNORM && x->ndim == 4 && x->dtype == NNC_F32 && !nnc_is_blocked(x) && !nnc_is_blocked(&n->out) &&
+    return x->ndim == 4 && x->dtype == NNC_F32 && !nnc_is_blocked(x) && !nnc_is_blocked(&n->out) &&
            !dnnl_wanted();
 }
 
