@@ -98,6 +98,16 @@ static void expect_close(run_result r[2], float loss0_rel, float loss2_rel, doub
     for (int k = 0; k < 2; k++) { free(r[k].grad); free(r[k].param); }
 }
 
+/* The two runs agree bitwise: losses before and after two steps, every
+ * gradient and weight; frees them. */
+static void expect_bitwise(run_result r[2]) {
+    T_CHECKF(r[0].loss0 == r[1].loss0 && r[0].loss2 == r[1].loss2, "loss %.9g / %.9g vs %.9g / %.9g", r[0].loss0, r[0].loss2,
+             r[1].loss0, r[1].loss2);
+    T_CHECK(r[0].n == r[1].n && r[0].grad && r[1].grad && !memcmp(r[0].grad, r[1].grad, (size_t)r[0].n * sizeof(float)));
+    T_CHECK(r[0].n == r[1].n && r[0].param && r[1].param && !memcmp(r[0].param, r[1].param, (size_t)r[0].n * sizeof(float)));
+    for (int k = 0; k < 2; k++) { free(r[k].grad); free(r[k].param); }
+}
+
 static void check_same(const char *name, const char *opts, int64_t batch) {
     char title[160];
     snprintf(title, sizeof title, "%s: blocked layouts give the plain run's loss, gradients and weights after 2 steps", name);
@@ -258,6 +268,33 @@ static int count_windows(nnc_graph *g) {
     return w;
 }
 
+/* DenseNet-BC-40 compiled for training at batch 16 by default and with the
+ * environment variable var = "0": the two activation arenas, and in the
+ * default plan the windows, the batch norms sharing statistics, the
+ * recomputing convolutions and the rebuilt concatenations. */
+typedef struct { size_t arena[2]; int windows, sharing, recomputing, rebuilt; } densenet_plan;
+static densenet_plan compile_pair(const char *var) {
+    densenet_plan d = {{0, 0}, 0, 0, 0, 0};
+    for (int k = 0; k < 2; k++) {
+        if (k) setenv(var, "0", 1);
+        nnc_model *m = build_model("densenet-bc", "depth=40,growth=12");
+        if (m) {
+            T_OK(nnc_graph_compile(m->g, 16, 1));
+            d.arena[k] = nnc_graph_mem_info(m->g).arena_bytes;
+            if (!k) d.windows = count_windows(m->g);
+            for (int i = 0; i < m->g->n_nodes && !k; i++) {
+                const nnc_node *n = m->g->nodes[i];
+                d.sharing += n->stats_src != NULL;
+                d.recomputing += (n->flags & NNC_NODE_RECOMPUTE_IN) != 0;
+                d.rebuilt += (n->flags & NNC_NODE_REMAT) != 0;
+            }
+            nnc_model_free(m);
+        }
+        unsetenv(var);
+    }
+    return d;
+}
+
 /* A graph of channel concatenations with every case of the in-place rule:
  * a, b placed through c1 into c3's buffer; d twice in c2 (copied); e also
  * read by tanh (no strided reader: copied); c0 reads a and b that are
@@ -338,25 +375,10 @@ static void check_inplace(void) {
     T_CASE("densenet-bc: in-place concatenation -- a block's features share one buffer, bitwise the copying run, less memory") {
         run_result r[2];
         run_pair("densenet-bc", "depth=16,growth=12", "NNC_CONCAT_INPLACE", 4, r);
-        T_CHECKF(r[0].loss0 == r[1].loss0 && r[0].loss2 == r[1].loss2, "loss %.9g / %.9g vs %.9g / %.9g", r[0].loss0, r[0].loss2,
-                 r[1].loss0, r[1].loss2);
-        T_CHECK(r[0].n == r[1].n && r[0].grad && r[1].grad && !memcmp(r[0].grad, r[1].grad, (size_t)r[0].n * sizeof(float)));
-        T_CHECK(r[0].n == r[1].n && r[0].param && r[1].param && !memcmp(r[0].param, r[1].param, (size_t)r[0].n * sizeof(float)));
-        for (int k = 0; k < 2; k++) { free(r[k].grad); free(r[k].param); }
-        size_t arena[2] = {0, 0};
-        int windows = 0, sharing = 0;
-        for (int k = 0; k < 2; k++) {
-            if (k) setenv("NNC_CONCAT_INPLACE", "0", 1);
-            nnc_model *m = build_model("densenet-bc", "depth=40,growth=12");
-            if (m) {
-                T_OK(nnc_graph_compile(m->g, 16, 1));
-                arena[k] = nnc_graph_mem_info(m->g).arena_bytes;
-                if (!k) windows = count_windows(m->g);
-                for (int i = 0; i < m->g->n_nodes && !k; i++) sharing += m->g->nodes[i]->stats_src != NULL;
-                nnc_model_free(m);
-            }
-            unsetenv("NNC_CONCAT_INPLACE");
-        }
+        expect_bitwise(r);
+        densenet_plan d = compile_pair("NNC_CONCAT_INPLACE");
+        const size_t *arena = d.arena;
+        const int windows = d.windows, sharing = d.sharing;
         /* per block of 6 layers: the 6 new feature maps, the 5 inner concatenations, and the block's input
          * where a convolution or pooling writes it (all three) */
         T_CHECKF(windows == 3 * (6 + 5 + 1), "%d windows (want 36)", windows);
@@ -382,11 +404,7 @@ static void check_fold(void) {
             if (variant) setenv("NNC_CONV", "im2col", 1);
             run_result r[2];
             run_pair("densenet-bc", "depth=16,growth=12", "NNC_FOLD_BN", 4, r);
-            T_CHECKF(r[0].loss0 == r[1].loss0 && r[0].loss2 == r[1].loss2, "loss %.9g / %.9g vs %.9g / %.9g", r[0].loss0, r[0].loss2,
-                     r[1].loss0, r[1].loss2);
-            T_CHECK(r[0].n == r[1].n && r[0].grad && r[1].grad && !memcmp(r[0].grad, r[1].grad, (size_t)r[0].n * sizeof(float)));
-            T_CHECK(r[0].n == r[1].n && r[0].param && r[1].param && !memcmp(r[0].param, r[1].param, (size_t)r[0].n * sizeof(float)));
-            for (int k = 0; k < 2; k++) { free(r[k].grad); free(r[k].param); }
+            expect_bitwise(r);
             size_t arena[2] = {0, 0};
             int folded = 0, stats_only = 0, recomputing = 0;
             for (int k = 0; k < 2; k++) {
@@ -493,27 +511,10 @@ static void check_fusion(void) {
         run_result r[2];
         setenv("NNC_CONCAT_INPLACE", "0", 1); /* rebuilt: the concatenations that are not in place */
         run_pair("densenet-bc", "depth=16,growth=12", "NNC_RECOMPUTE", 4, r);
-        T_CHECKF(r[0].loss0 == r[1].loss0 && r[0].loss2 == r[1].loss2, "loss %.9g / %.9g vs %.9g / %.9g", r[0].loss0, r[0].loss2,
-                 r[1].loss0, r[1].loss2);
-        T_CHECK(r[0].n == r[1].n && r[0].grad && r[1].grad && !memcmp(r[0].grad, r[1].grad, (size_t)r[0].n * sizeof(float)));
-        T_CHECK(r[0].n == r[1].n && r[0].param && r[1].param && !memcmp(r[0].param, r[1].param, (size_t)r[0].n * sizeof(float)));
-        for (int k = 0; k < 2; k++) { free(r[k].grad); free(r[k].param); }
-        size_t arena[2] = {0, 0};
-        int marked = 0, rebuilt = 0;
-        for (int k = 0; k < 2; k++) {
-            if (k) setenv("NNC_RECOMPUTE", "0", 1);
-            nnc_model *m = build_model("densenet-bc", "depth=40,growth=12");
-            if (m) {
-                T_OK(nnc_graph_compile(m->g, 16, 1));
-                arena[k] = nnc_graph_mem_info(m->g).arena_bytes;
-                for (int i = 0; i < m->g->n_nodes && !k; i++) {
-                    marked += (m->g->nodes[i]->flags & NNC_NODE_RECOMPUTE_IN) != 0;
-                    rebuilt += (m->g->nodes[i]->flags & NNC_NODE_REMAT) != 0;
-                }
-                nnc_model_free(m);
-            }
-            unsetenv("NNC_RECOMPUTE");
-        }
+        expect_bitwise(r);
+        densenet_plan d = compile_pair("NNC_RECOMPUTE");
+        const size_t *arena = d.arena;
+        const int marked = d.recomputing, rebuilt = d.rebuilt;
         /* the 18 layers' 1x1 convolutions after BN+ReLU of the concatenation and the 2 transitions; the
          * 3x3 ones read a blocked 48-channel BN+ReLU (kept: it is blocked, not plain) */
         /* (without AVX2 nothing is blocked, and the 3x3 ones recompute too) */

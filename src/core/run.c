@@ -16,7 +16,6 @@ void nnc_graph_set_detect_anomaly(nnc_graph *g, int on) {
     if (g) g->detect_anomaly = on ? 1 : 0;
 }
 
-/* Index of the first NaN/Inf of an f32 tensor, -1 if none (or not f32). */
 /* Element i (row-major index) of a plain f32 tensor, dense or a window (bstride). */
 static float elem_at(const nnc_tensor *t, int64_t i) {
     const float *p = t->data;
@@ -24,6 +23,7 @@ static float elem_at(const nnc_tensor *t, int64_t i) {
     int64_t per = t->shape[0] ? nnc_tensor_numel(t) / t->shape[0] : 1;
     return p[i / per * t->bstride + i % per];
 }
+/* Index of the first NaN/Inf of an f32 tensor, -1 if none (or not f32). */
 static int64_t first_nonfinite(const nnc_tensor *t) {
     if (t->dtype != NNC_F32 || !t->data) return -1;
     int64_t cnt = nnc_tensor_numel(t);

@@ -159,8 +159,9 @@ enum { FWD, BWD_DATA, BWD_WEIGHTS };
  * mostly padding). Forward also pays with few output channels when the
  * input has 32 or more and the maps are large: DenseNet's 48 -> 12 layers
  * take 59 instead of 94 ms per step of 64 at 32x32 (16 layers), 14.6
- * instead of 16.7 at 16x16, the same at 8x8. Its scratchpad holds transformed weights and tiles (up to
- * 140 MB on VGG-11's 512-channel layers), so a pass takes Winograd only when
+ * instead of 16.7 at 16x16, the same at 8x8. Its scratchpad holds
+ * transformed weights and tiles (up to 140 MB on VGG-11's 512-channel
+ * layers), so a pass takes Winograd only when
  * that stays under max(48 MB, the bytes of x and y): peak memory is part of
  * the contract too. The results differ from direct convolution by rounding
  * only (tests/test_dnnl_conv.c). NNC_CONV_WINOGRAD=0 turns it off, =1 uses it
@@ -347,9 +348,8 @@ static layout pass_layout(const pass *ps, int acc, int ready, size_t off, size_t
 }
 static size_t bias_bytes(const nnc_dnnl_conv *c) { return c->bias ? (size_t)c->g.K * sizeof(float) : 0; }
 
-size_t nnc_dnnl_conv_ws_forward(const nnc_dnnl_conv *c) {
-    return pass_layout(&c->fwd, 0, 0, up64(pass_scratch(&c->fwd)), 0).end;
-}
+static layout forward_layout(const nnc_dnnl_conv *c) { return pass_layout(&c->fwd, 0, 0, up64(pass_scratch(&c->fwd)), 0); }
+size_t nnc_dnnl_conv_ws_forward(const nnc_dnnl_conv *c) { return forward_layout(c).end; }
 
 typedef struct { layout d, w; size_t dy, total; int share; } bwd_layout;
 static bwd_layout backward_layout(const nnc_dnnl_conv *c, int need_dx, int acc_x, int need_dw, int acc_w) {
@@ -433,7 +433,7 @@ static nnc_status run_pass(nnc_dnnl_conv *c, pass *ps, const char *what, const v
 }
 
 nnc_status nnc_dnnl_conv_forward(nnc_dnnl_conv *c, const float *x, const float *w, const float *b, float *y, void *ws) {
-    layout L = pass_layout(&c->fwd, 0, 0, up64(pass_scratch(&c->fwd)), 0);
+    layout L = forward_layout(c);
     void *ready[2] = {x ? NULL : (char *)ws + L.buf[0], NULL};
     return run_pass(c, &c->fwd, "forward", x, w, y, 0, c->bias ? (void *)b : NULL, ws, &L, ready);
 }
@@ -448,8 +448,7 @@ float *nnc_dnnl_conv_x_slot(const nnc_dnnl_conv *c, int which, void *ws, int acc
         dnnl_memory_desc_init_by_tag(&want, 4, (dnnl_dims_t){g->N, g->C, g->H, g->W}, dnnl_f32, dnnl_nChw16c) != dnnl_success ||
         !dnnl_memory_desc_equal(have, &want))
         return NULL;
-    size_t off = which == 0 ? pass_layout(&c->fwd, 0, 0, up64(pass_scratch(&c->fwd)), 0).buf[0]
-                            : backward_layout(c, 0, 0, 1, acc_w).w.buf[0];
+    size_t off = which == 0 ? forward_layout(c).buf[0] : backward_layout(c, 0, 0, 1, acc_w).w.buf[0];
     return (float *)((char *)ws + off);
 }
 

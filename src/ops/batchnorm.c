@@ -145,12 +145,28 @@ static inline void normalize_row(const float *x, float *y, int relu, uint8_t *ma
  * results do not depend on the thread count. */
 #define BN_LANES 16
 #define BN_BLOCK 4096
-/* s1 += sum x, s2 += sum (x - m)^2 (when s2) or sum y (x - m) (when y) */
-static void row_sums(const float *x, const float *y, int64_t L, float m, double *s1, double *s2) {
+/* The fused ReLU's derivative applied on the fly (dy where the mask bit is
+ * 1, else 0) instead of written into dy: dy is read from memory once and
+ * never written back. The same sums and values as masking dy first. */
+static inline unsigned mask16(const uint8_t *m, int64_t l) { return m[l >> 3] | (unsigned)m[(l >> 3) + 1] << 8; }
+static inline float masked(float d, const uint8_t *m, int64_t l) { return (m[l >> 3] >> (l & 7)) & 1 ? d : 0.0f; }
+
+/* s1 += sum x, s2 += sum (x - m)^2 (when s2) or sum y (x - m) (when y; y
+ * through the fused ReLU's mask mk when not NULL) */
+static void row_sums(const float *x, const float *y, const uint8_t *mk, int64_t L, float m, double *s1, double *s2) {
     for (int64_t b0 = 0; b0 < L; b0 += BN_BLOCK) {
         int64_t b1 = b0 + BN_BLOCK < L ? b0 + BN_BLOCK : L, l = b0;
         float a1[BN_LANES] = {0}, a2[BN_LANES] = {0};
-        if (y)
+        if (y && mk)
+            for (; l + BN_LANES <= b1; l += BN_LANES) {
+                const unsigned bits = mask16(mk, l);
+                for (int j = 0; j < BN_LANES; j++) {
+                    float d = (bits >> j) & 1 ? y[l + j] : 0.0f;
+                    a1[j] += d;
+                    a2[j] += d * (x[l + j] - m);
+                }
+            }
+        else if (y)
             for (; l + BN_LANES <= b1; l += BN_LANES)
                 for (int j = 0; j < BN_LANES; j++) { a1[j] += y[l + j]; a2[j] += y[l + j] * (x[l + j] - m); }
         else if (s2)
@@ -162,7 +178,11 @@ static void row_sums(const float *x, const float *y, int64_t L, float m, double 
         double t1 = 0, t2 = 0;
         for (int j = 0; j < BN_LANES; j++) { t1 += a1[j]; t2 += a2[j]; }
         for (; l < b1; l++) {
-            if (y) { t1 += y[l]; t2 += (double)y[l] * (x[l] - m); }
+            if (y) {
+                float d = mk ? masked(y[l], mk, l) : y[l];
+                t1 += d;
+                t2 += (double)d * (x[l] - m);
+            }
             else if (s2) { double t = x[l] - m; t2 += t * t; }
             else t1 += x[l];
         }
@@ -180,6 +200,9 @@ static int dnnl_wanted(void) {
     const char *s = getenv("NNC_DNNL_BN");
     return s && !strcmp(s, "1") && !nnc_dnnl_disabled();
 }
+
+/* The plain kernels run the node (training or not): its input is plain and oneDNN is not asked for. */
+static int runs_plain(const nnc_node *n) { return !nnc_is_blocked(&n->in[0]->out) && !dnnl_wanted(); }
 
 static nnc_dnnl_bn *dnnl_for(nnc_node *n, int training) {
     int blocked = nnc_is_blocked(&n->in[0]->out), relu = fused_relu(n);
@@ -209,7 +232,7 @@ static uint32_t bn_layouts(const nnc_node *n) {
 
 /* The plain kernels read x (and write dx) as a window of a wider buffer
  * (a DenseNet layer's input inside its block's concatenation). */
-static uint32_t bn_strided(const nnc_node *n) { return dnnl_wanted() || nnc_is_blocked(&n->in[0]->out) ? 0 : NNC_STRIDED_IN(0); }
+static uint32_t bn_strided(const nnc_node *n) { return runs_plain(n) ? NNC_STRIDED_IN(0) : 0; }
 
 /* dx is written straight by oneDNN when wanted and overwritten */
 static int direct_dx(const nnc_node *n) { return nnc_needs_grad(n->in[0]) && !n->accum[0]; }
@@ -306,9 +329,9 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
                 var = sd[Cs + c];
             } else {
                 double s = 0, v = 0;
-                for (int64_t i = 0; i < N; i++) row_sums(X + i * xs + c * L, NULL, L, 0.0f, &s, NULL);
+                for (int64_t i = 0; i < N; i++) row_sums(X + i * xs + c * L, NULL, NULL, L, 0.0f, &s, NULL);
                 mean = s / (double)M;
-                for (int64_t i = 0; i < N; i++) row_sums(X + i * xs + c * L, NULL, L, (float)mean, NULL, &v);
+                for (int64_t i = 0; i < N; i++) row_sums(X + i * xs + c * L, NULL, NULL, L, (float)mean, NULL, &v);
                 var = v / (double)M;
             }
             if (md) { md[c] = mean; md[C + c] = var; }
@@ -327,37 +350,6 @@ static void bn_forward(nnc_node *n, const nnc_exec *ex) {
             normalize_row(X + i * xs + c * L, Y + (i * C + c) * L, relu, mask ? mask + (c * N + i) * rb : NULL, L, fm, sc, sh);
     }
     if (training && a->nbt >= 0) ((int64_t *)n->in[a->nbt]->out.data)[0] += 1;
-}
-
-/* The fused ReLU's derivative applied on the fly (dy where the mask bit is
- * 1, else 0) instead of written into dy: dy is read from memory once and
- * never written back. The same sums and values as masking dy first. */
-static inline unsigned mask16(const uint8_t *m, int64_t l) { return m[l >> 3] | (unsigned)m[(l >> 3) + 1] << 8; }
-static inline float masked(float d, const uint8_t *m, int64_t l) { return (m[l >> 3] >> (l & 7)) & 1 ? d : 0.0f; }
-
-/* row_sums(x, dy masked, ...): the same lanes, blocks and order */
-static void row_sums_masked(const float *x, const float *y, const uint8_t *mk, int64_t L, float m, double *s1, double *s2) {
-    for (int64_t b0 = 0; b0 < L; b0 += BN_BLOCK) {
-        int64_t b1 = b0 + BN_BLOCK < L ? b0 + BN_BLOCK : L, l = b0;
-        float a1[BN_LANES] = {0}, a2[BN_LANES] = {0};
-        for (; l + BN_LANES <= b1; l += BN_LANES) {
-            const unsigned bits = mask16(mk, l);
-            for (int j = 0; j < BN_LANES; j++) {
-                float d = (bits >> j) & 1 ? y[l + j] : 0.0f;
-                a1[j] += d;
-                a2[j] += d * (x[l + j] - m);
-            }
-        }
-        double t1 = 0, t2 = 0;
-        for (int j = 0; j < BN_LANES; j++) { t1 += a1[j]; t2 += a2[j]; }
-        for (; l < b1; l++) {
-            float d = masked(y[l], mk, l);
-            t1 += d;
-            t2 += (double)d * (x[l] - m);
-        }
-        *s1 += t1;
-        *s2 += t2;
-    }
 }
 
 /* dx (+)= fa dy + fb + fk (x - fm) over a row, dy masked when mk != NULL */
@@ -419,10 +411,8 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
         double rstd = batch_stats ? saved[C + c] : 1.0 / sqrt((double)rv[c] + a->eps);
         const float fm = (float)mean;
         double sdy = 0, sdyx = 0; /* sum dy, then sum dy xhat; dy through the fused ReLU's mask from forward */
-        for (int64_t i = 0; i < N; i++) {
-            if (relu_mask) row_sums_masked(X + i * xs + c * L, dY + (i * C + c) * L, relu_mask + (c * N + i) * rb, L, fm, &sdy, &sdyx);
-            else row_sums(X + i * xs + c * L, dY + (i * C + c) * L, L, fm, &sdy, &sdyx);
-        }
+        for (int64_t i = 0; i < N; i++)
+            row_sums(X + i * xs + c * L, dY + (i * C + c) * L, relu_mask ? relu_mask + (c * N + i) * rb : NULL, L, fm, &sdy, &sdyx);
         sdyx *= rstd;
         if (dG) dG[c] = acc_g ? dG[c] + (float)sdyx : (float)sdyx;
         if (dB) dB[c] = acc_b ? dB[c] + (float)sdy : (float)sdy;
@@ -487,18 +477,9 @@ void nnc_batchnorm_recompute(const nnc_node *n, float *y, int blocked, int with_
     }
 }
 
-int nnc_batchnorm_shares_stats(const nnc_node *n) {
-    if (n->op != NNC_OP_BATCHNORM) return 0;
-    const nnc_tensor *x = &n->in[0]->out;
-    return x->ndim >= 2 && x->dtype == NNC_F32 && !nnc_is_blocked(x) && !dnnl_wanted();
-}
+int nnc_batchnorm_shares_stats(const nnc_node *n) { return n->op == NNC_OP_BATCHNORM && runs_plain(n); }
 
-int nnc_batchnorm_foldable(const nnc_node *n) {
-    if (n->op != NNC_OP_BATCHNORM) return 0;
-    const nnc_tensor *x = &n->in[0]->out;
-    return x->ndim == 4 && x->dtype == NNC_F32 && !nnc_is_blocked(x) && !nnc_is_blocked(&n->out) &&
-           !dnnl_wanted();
-}
+int nnc_batchnorm_foldable(const nnc_node *n) { return nnc_batchnorm_shares_stats(n) && n->in[0]->out.ndim == 4; }
 
 nnc_node *nnc_batchnorm(nnc_graph *g, nnc_node *x, nnc_node *gamma, nnc_node *beta, nnc_node *running_mean,
                         nnc_node *running_var, nnc_node *num_batches_tracked, float eps, float momentum) {

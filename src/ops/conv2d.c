@@ -217,6 +217,19 @@ static size_t conv_workspace(const nnc_node *n, int training) {
     if (training && (n->flags & NNC_NODE_RECOMPUTE_IN)) return recompute_at(n, training) + nnc_tensor_bytes(&n->in[0]->out);
     return conv_workspace_own(n, training);
 }
+/* Where a recomputed (or folded) plain input goes: past the passes'
+ * workspace, which *exr then ends before; NULL after a fault (the
+ * workspace is too small for a thread count changed after compiling). */
+static float *recompute_area(nnc_node *n, const nnc_exec *ex0, nnc_exec *exr, const char *need) {
+    size_t at = recompute_at(n, 1);
+    if (at + nnc_tensor_bytes(&n->in[0]->out) > ex0->ws_bytes) {
+        nnc_fault_replan(n, ex0, need);
+        return NULL;
+    }
+    *exr = *ex0;
+    exr->ws_bytes = at;
+    return (float *)((char *)ex0->ws + at);
+}
 static size_t conv_workspace_own(const nnc_node *cn, int training) {
     nnc_node *n = (nnc_node *)cn;
     nnc_conv_geom g = geom_of(n);
@@ -261,24 +274,19 @@ static void conv_forward(nnc_node *n, const nnc_exec *ex0) {
     nnc_exec exr = *ex0;
     const nnc_exec *ex = ex0;
     if (ex0->training && (n->flags & NNC_NODE_NORM_IN)) { /* compute the batch norm's output here (it wrote none) */
-        size_t at = recompute_at(n, 1);
-        if (at + nnc_tensor_bytes(&n->in[0]->out) > ex0->ws_bytes) {
-            nnc_fault_replan(n, ex0, "its folded batch norm and its passes");
-            return;
-        }
+        float *xr = recompute_area(n, ex0, &exr, "its folded batch norm and its passes");
+        if (!xr) return;
         const nnc_node *bn = nnc_storage_of(n->in[0]);
         nnc_dnnl_conv *c = dnnl_for(n, &g, 1);
-        float *slot = c && nnc_dnnl_conv_ws_forward(c) <= at ? nnc_dnnl_conv_x_slot(c, 0, ex0->ws, 0) : NULL;
+        float *slot = c && nnc_dnnl_conv_ws_forward(c) <= exr.ws_bytes ? nnc_dnnl_conv_x_slot(c, 0, ex0->ws, 0) : NULL;
         if (slot) { /* straight into oneDNN's layout */
             nnc_batchnorm_recompute(bn, slot, 1, 1);
             nnc_status s = nnc_dnnl_conv_forward(c, NULL, w, b, y, ex0->ws);
             if (s && ex0->fault) *ex0->fault = s;
             return;
         }
-        float *xr = (float *)((char *)ex0->ws + at); /* else plain, past the passes' workspace */
-        nnc_batchnorm_recompute(bn, xr, 0, 1);
+        nnc_batchnorm_recompute(bn, xr, 0, 1); /* else plain, past the passes' workspace */
         x = xr;
-        exr.ws_bytes = at;
         ex = &exr;
     }
     float *ws = ex->ws;
@@ -354,14 +362,13 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex0) {
     int need_db = n->n_in == 3 && nnc_needs_grad(n->in[2]);
     int acc_x = n->accum[0], acc_w = need_dw && n->accum[1];
     if (n->flags & NNC_NODE_RECOMPUTE_IN) { /* x was freed after forward: rebuild it past our workspace */
-        size_t at = recompute_at(n, 1);
-        if (at + nnc_tensor_bytes(&n->in[0]->out) > ex0->ws_bytes) {
-            nnc_fault_replan(n, ex0, "its recomputed input and its passes");
-            return;
-        }
+        float *xr = recompute_area(n, ex0, &exr, "its recomputed input and its passes");
+        if (!xr) return;
         const nnc_node *bn = nnc_storage_of(n->in[0]);
         nnc_dnnl_conv *c = (n->flags & NNC_NODE_NORM_IN) && need_dw ? dnnl_for(n, &g, 1) : NULL;
-        float *slot = c && nnc_dnnl_conv_ws_backward(c, need_dx, acc_x, need_dw, acc_w) <= at ? nnc_dnnl_conv_x_slot(c, 2, ex0->ws, acc_w) : NULL;
+        float *slot = c && nnc_dnnl_conv_ws_backward(c, need_dx, acc_x, need_dw, acc_w) <= exr.ws_bytes
+                          ? nnc_dnnl_conv_x_slot(c, 2, ex0->ws, acc_w)
+                          : NULL;
         if (slot) { /* backward-data first (its buffers may overlap the slot), then x straight into oneDNN's layout */
             float *dx = need_dx ? n->in[0]->grad.data : NULL, *db = need_db ? n->in[2]->grad.data : NULL;
             nnc_status s = dx ? nnc_dnnl_conv_backward(c, NULL, w, dy, dx, acc_x, NULL, 0, NULL, 0, ex0->ws) : NNC_OK;
@@ -372,10 +379,8 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex0) {
             if (s && ex0->fault) *ex0->fault = s;
             return;
         }
-        float *xr = (float *)((char *)ex0->ws + at);
         nnc_batchnorm_recompute(bn, xr, 0, 0);
         x = xr;
-        exr.ws_bytes = at;
         ex = &exr;
     }
     nnc_dnnl_conv *c = need_dx || need_dw ? dnnl_for(n, &g, 1) : NULL;
