@@ -65,7 +65,8 @@ nnc_status nnc_error(nnc_status s, const char *fmt, ...)
 typedef enum nnc_dtype { NNC_F32 = 0, NNC_I32, NNC_I64, NNC_U8, NNC_F64 } nnc_dtype;
 typedef enum nnc_layout {
     NNC_LAYOUT_PLAIN = 0, /* row-major, NCHW for images */
-    NNC_LAYOUT_BLOCKED16  /* oneDNN nChw16c, only inside chains of oneDNN ops */
+    NNC_LAYOUT_BLOCKED16  /* oneDNN nChw16c, only inside chains of oneDNN ops: [N, ceil(C/16), H, W, 16],
+                             channels past C (padding) zero */
 } nnc_layout;
 
 #define NNC_MAX_DIMS 6
@@ -84,6 +85,8 @@ typedef struct nnc_tensor {
 size_t nnc_dtype_size(nnc_dtype dt);
 const char *nnc_dtype_name(nnc_dtype dt);
 int64_t nnc_tensor_numel(const nnc_tensor *t);
+/* Bytes of storage: numel elements, or with the blocked layout the
+ * channels padded to a multiple of 16. */
 size_t nnc_tensor_bytes(const nnc_tensor *t);
 /* Sets dtype and shape and allocates zeroed data owned by the caller
  * (release with nnc_tensor_free). Refuses negative sizes and overflow. */
@@ -345,7 +348,8 @@ nnc_tensor *nnc_node_grad(nnc_node *n);  /* NULL data unless it has a gradient *
  * exactly their values. Intermediate tensors are the compiler's: one between
  * oneDNN ops (conv -> batch norm -> ReLU -> conv, with C a multiple of 16)
  * may be stored blocked after compiling (layout NNC_LAYOUT_BLOCKED16:
- * [N, C/16, H, W, 16]; read it, or its gradient, with
+ * [N, C/16, H, W, 16]; so may the gradient of a batch norm computed inside
+ * the convolution after it, with C padded to 16; read them with
  * nnc_tensor_read_plain), and a ReLU may be fused into its neighbour (a
  * ReLU feeding max pooling is applied after the pooling; its own tensor
  * then shares its input's memory and holds the values before the ReLU), and
@@ -360,7 +364,8 @@ nnc_tensor *nnc_node_grad(nnc_node *n);  /* NULL data unless it has a gradient *
  * environment, NNC_LAYOUT=plain turns off blocked layouts, NNC_FUSE=0
  * fusion, recomputation and in-place concatenation, NNC_RECOMPUTE=0
  * recomputation, NNC_FOLD_BN=0 batch norms computed inside the convolution
- * after them, NNC_CONCAT_INPLACE=0 in-place concatenation). */
+ * after them, NNC_BN_BLOCKED_DY=0 their blocked gradients,
+ * NNC_CONCAT_INPLACE=0 in-place concatenation). */
 void nnc_graph_set_plain_intermediates(nnc_graph *g, int on);
 /* Copies t's values into dst (numel floats) in plain row-major order,
  * whatever t's layout. */

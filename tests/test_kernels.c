@@ -1,10 +1,30 @@
 /* test_kernels.c -- the fast GEMM (oneDNN sgemm) against the readable
- * reference, for every transpose combination, odd sizes, alpha and beta. */
+ * reference, for every transpose combination, odd sizes, alpha and beta;
+ * the in-register 16x16 tile transposition (AVX-512 builds). */
 #include "testlib.h"
 #include "kernels/gemm.h"
+#include "kernels/tile16.h"
 #include <stdlib.h>
 
+static void check_tile16(void) {
+#if defined(__AVX512F__)
+    T_CASE("tile16: a 16x16 transposition in registers moves element (k, j) to (j, k)") {
+        float in[256], out[256];
+        for (int i = 0; i < 256; i++) in[i] = (float)i;
+        __m512 r[16];
+        for (int k = 0; k < 16; k++) r[k] = _mm512_loadu_ps(in + 16 * k);
+        nnc_tile16_transpose(r);
+        for (int k = 0; k < 16; k++) _mm512_storeu_ps(out + 16 * k, r[k]);
+        int bad = 0;
+        for (int k = 0; k < 16; k++)
+            for (int j = 0; j < 16; j++) bad += out[16 * j + k] != in[16 * k + j];
+        T_CHECKF(bad == 0, "%d elements misplaced", bad);
+    }
+#endif
+}
+
 int main(void) {
+    check_tile16();
     const int64_t shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {17, 33, 65}, {64, 10, 84}, {128, 31, 1}};
     const char tr[] = {'N', 'T'};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)

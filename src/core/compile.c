@@ -41,13 +41,20 @@ static int no_fold(const nnc_graph *g) {
     return no_recompute(g) || (e && !strcmp(e, "0"));
 }
 
+/* Blocked gradients of folded batch norms are off (as folding, or blocked
+ * layouts) or everywhere (NNC_BN_BLOCKED_DY=0). */
+static int no_blocked_grad(const nnc_graph *g) {
+    const char *e = getenv("NNC_BN_BLOCKED_DY");
+    return no_fold(g) || plain_only(g) || (e && !strcmp(e, "0"));
+}
+
 static nnc_plan *find_plan(nnc_graph *g, int64_t batch, int training) {
-    int plain = plain_only(g), nf = no_fuse(g), nr = no_recompute(g), ni = no_inplace(g), nd = no_fold(g);
+    int plain = plain_only(g), nf = no_fuse(g), nr = no_recompute(g), ni = no_inplace(g), nd = no_fold(g), nb = no_blocked_grad(g);
     for (int i = 0; i < g->n_plans; i++) {
         nnc_plan *p = g->plans[i];
         if (p->batch == batch && p->training == training && p->seed_outputs == g->seed_outputs && p->n_nodes == g->n_nodes &&
             p->plain_only == plain && p->no_fuse == nf && p->no_recompute == nr && p->no_inplace == ni &&
-            p->no_fold == nd)
+            p->no_fold == nd && p->no_blocked_grad == nb)
             return p;
     }
     return NULL;
@@ -165,6 +172,28 @@ static void mark_fold(nnc_plan *p) {
         if (!nnc_batchnorm_foldable(b) || c->in[0]->out.ndim != 4) continue;
         c->flags |= NNC_NODE_NORM_IN;
         b->flags |= NNC_NODE_STATS_ONLY;
+    }
+}
+
+/* ---- the folded batch norm's gradient in the convolution's layout: a
+ * folded convolution's backward-data (oneDNN) writes its input gradient
+ * nChw16c -- the batch norm's output gradient -- and oneDNN would reorder
+ * it to plain for the batch norm's backward, a pass as large as the
+ * batch norm's input. Instead that gradient is stored blocked (channels
+ * padded to 16) and the batch norm's backward reads it tile by tile
+ * (kernels/bn_tile.c). The output itself stays plain (it has no memory).
+ * Only where the convolution's input may be blocked (oneDNN runs it) and
+ * its input gradient is its own (not added to). Off with
+ * NNC_BN_BLOCKED_DY=0 (and with folding). */
+static void mark_blocked_grad(nnc_plan *p) {
+    for (int k = 0; k < p->n_order; k++) p->order[k]->flags &= ~(uint32_t)NNC_NODE_GRAD_BLOCKED;
+    if (!p->training || p->no_blocked_grad) return;
+    for (int k = 0; k < p->n_order; k++) {
+        nnc_node *c = p->order[k];
+        if (!(c->flags & NNC_NODE_NORM_IN) || !nnc_needs_grad(c->in[0]) || c->accum[0] || !nnc_conv2d_blocks_dx(c)) continue;
+        nnc_node *b = (nnc_node *)nnc_storage_of(c->in[0]);
+        b->flags |= NNC_NODE_GRAD_BLOCKED;
+        c->in[0]->flags |= NNC_NODE_GRAD_BLOCKED; /* the elided ReLU's gradient is the batch norm's */
     }
 }
 
@@ -417,6 +446,7 @@ static nnc_status analyse(nnc_graph *g, nnc_plan *p) {
     if (!s) fuse_relus(p);
     if (!s) mark_recompute(p);
     if (!s) mark_fold(p);
+    if (!s) mark_blocked_grad(p);
     if (!s) mark_inplace(g, p);
     if (!s) mark_shared_stats(p);
     if (!s) mark_remat(p);
@@ -460,6 +490,7 @@ void nnc_plan_bind(nnc_graph *g, nnc_plan *p) {
         n->stats_src = pn->stats_from >= 0 ? g->nodes[pn->stats_from] : NULL;
         n->stats_count = pn->stats_count;
         n->grad = n->out;
+        if (n->flags & NNC_NODE_GRAD_BLOCKED) n->grad.layout = NNC_LAYOUT_BLOCKED16;
         n->grad.data = pn->grad_off != SIZE_MAX ? arena + pn->grad_off : NULL;
         n->saved = pn->saved_off != SIZE_MAX ? arena + pn->saved_off : NULL;
     }
@@ -505,6 +536,7 @@ nnc_status nnc_graph_compile(nnc_graph *g, int64_t batch, int training) {
     p->no_recompute = no_recompute(g);
     p->no_inplace = no_inplace(g);
     p->no_fold = no_fold(g);
+    p->no_blocked_grad = no_blocked_grad(g);
     p->n_nodes = g->n_nodes;
     size_t n_acc = 0;
     for (int i = 0; i < g->n_nodes; i++) n_acc += (size_t)g->nodes[i]->n_in;
@@ -550,6 +582,7 @@ nnc_status nnc_graph_plan_info(nnc_graph *g, int64_t batch, int training, nnc_me
     p.no_recompute = no_recompute(g);
     p.no_inplace = no_inplace(g);
     p.no_fold = no_fold(g);
+    p.no_blocked_grad = no_blocked_grad(g);
     p.n_nodes = g->n_nodes;
     p.pn = calloc((size_t)g->n_nodes + 1, sizeof *p.pn);
     if (!p.pn) return nnc_error(NNC_ERR_OOM, "out of memory");

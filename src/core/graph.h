@@ -39,10 +39,13 @@ enum {
                                       forward (with the ReLU's mask), straight into oneDNN's layout */
     NNC_NODE_STATS_ONLY = 1u << 15, /* a batch norm whose training forward writes statistics but no output:
                                       its NORM_IN consumer computes it (compile.c) */
+    NNC_NODE_GRAD_BLOCKED = 1u << 16, /* the gradient (not the output) is blocked, channels padded to 16:
+                                      a folded batch norm's (and its elided ReLU's), which its NORM_IN
+                                      convolution's backward-data writes in oneDNN's layout (compile.c) */
 };
 #define NNC_NODE_PLAN_FLAGS                                                                                               \
     (NNC_NODE_ACTIVE | NNC_NODE_NEEDS_GRAD | NNC_NODE_ELIDED | NNC_NODE_RELU_IN | NNC_NODE_RELU_OUT | NNC_NODE_RECOMPUTE_IN | \
-     NNC_NODE_REMAT | NNC_NODE_NORM_IN | NNC_NODE_STATS_ONLY)
+     NNC_NODE_REMAT | NNC_NODE_NORM_IN | NNC_NODE_STATS_ONLY | NNC_NODE_GRAD_BLOCKED)
 
 /* What an op's backward reads besides the output gradient: bit i = input i,
  * NNC_READS_OUT = its own output. The planner frees everything else after
@@ -115,6 +118,7 @@ typedef struct nnc_plan {
     int no_recompute;      /* recomputation was off when planned (part of the key) */
     int no_inplace;        /* in-place concatenation was off when planned (part of the key) */
     int no_fold;           /* batch norms folded into convolutions were off when planned (part of the key) */
+    int no_blocked_grad;   /* folded batch norms' blocked gradients were off when planned (part of the key) */
     int n_order;
     nnc_node **order;      /* active nodes, topological */
     nnc_plan_node *pn;     /* indexed by node id */

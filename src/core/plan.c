@@ -182,7 +182,9 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
         /* gradient */
         if (p->training && nnc_needs_grad(n)) {
             buf *gb = &b[nb++];
-            gb->size = round_up(nnc_tensor_bytes(&n->out));
+            nnc_tensor gt = n->out;
+            if (n->flags & NNC_NODE_GRAD_BLOCKED) gt.layout = NNC_LAYOUT_BLOCKED16;
+            gb->size = round_up(nnc_tensor_bytes(&gt));
             gb->dst = &pn->grad_off;
             gb->t0 = first_contrib < END ? first_contrib : M;
             gb->t1 = (n->flags & NNC_NODE_INPUT) || n->op < 0 ? END : bwd_k;

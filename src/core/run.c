@@ -16,9 +16,14 @@ void nnc_graph_set_detect_anomaly(nnc_graph *g, int on) {
     if (g) g->detect_anomaly = on ? 1 : 0;
 }
 
-/* Element i (row-major index) of a plain f32 tensor, dense or a window (bstride). */
+/* Element i (row-major index) of an f32 tensor: plain, dense or a window
+ * (bstride), or blocked (channels padded to 16). */
 static float elem_at(const nnc_tensor *t, int64_t i) {
     const float *p = t->data;
+    if (t->layout == NNC_LAYOUT_BLOCKED16 && t->ndim >= 2 && t->shape[1] > 0) {
+        int64_t C = t->shape[1], L = nnc_tensor_numel(t) / (t->shape[0] * C), n = i / (C * L), c = i / L % C, l = i % L;
+        return p[((n * ((C + 15) / 16) + c / 16) * L + l) * 16 + c % 16];
+    }
     if (!t->bstride) return p[i];
     int64_t per = t->shape[0] ? nnc_tensor_numel(t) / t->shape[0] : 1;
     return p[i / per * t->bstride + i % per];

@@ -33,6 +33,10 @@ int64_t nnc_tensor_numel(const nnc_tensor *t) {
 }
 
 size_t nnc_tensor_bytes(const nnc_tensor *t) {
+    if (t->layout == NNC_LAYOUT_BLOCKED16 && t->ndim >= 2 && t->shape[1] > 0) {
+        int64_t n = nnc_tensor_numel(t) / t->shape[1] * ((t->shape[1] + 15) / 16 * 16);
+        return (size_t)n * nnc_dtype_size(t->dtype);
+    }
     return (size_t)nnc_tensor_numel(t) * nnc_dtype_size(t->dtype);
 }
 
@@ -87,10 +91,10 @@ nnc_status nnc_tensor_read_plain(const nnc_tensor *t, float *dst) {
         memcpy(dst, src, (size_t)n * sizeof(float));
         return NNC_OK;
     }
-    if (t->ndim < 2 || t->shape[1] % 16) return nnc_error(NNC_ERR_ARG, "nnc_tensor_read_plain: a blocked tensor needs a multiple of 16 channels");
-    int64_t N = t->shape[0], C = t->shape[1], L = N * C != 0 ? n / (N * C) : 0;
+    if (t->ndim < 2) return nnc_error(NNC_ERR_ARG, "nnc_tensor_read_plain: a blocked tensor needs [N, C, ...]");
+    int64_t N = t->shape[0], C = t->shape[1], CB = (C + 15) / 16, L = N * C != 0 ? n / (N * C) : 0;
     for (int64_t i = 0; i < N; i++)
         for (int64_t c = 0; c < C; c++)
-            for (int64_t l = 0; l < L; l++) dst[(i * C + c) * L + l] = src[((i * (C / 16) + c / 16) * L + l) * 16 + c % 16];
+            for (int64_t l = 0; l < L; l++) dst[(i * C + c) * L + l] = src[((i * CB + c / 16) * L + l) * 16 + c % 16];
     return NNC_OK;
 }

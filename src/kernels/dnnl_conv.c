@@ -242,7 +242,7 @@ static dnnl_primitive_desc_t build_pass(nnc_dnnl_conv *c, int which, const_dnnl_
 
 static int build(nnc_dnnl_conv *c) {
     const nnc_conv_geom *g = &c->g;
-    dnnl_memory_desc_t x, w, y, b, xa, wa, ya;
+    dnnl_memory_desc_t x, dx, w, y, b, xa, wa, ya;
     dnnl_dims_t xd = {g->N, g->C, g->H, g->W}, yd = {g->N, g->K, g->OH, g->OW}, bd = {g->K};
     dnnl_dims_t wd = {g->groups, g->K / g->groups, g->C / g->groups, g->R, g->S};
     int wn = 5;
@@ -253,8 +253,10 @@ static int build(nnc_dnnl_conv *c) {
         wtag = dnnl_oihw;
     }
     dnnl_format_tag_t xtag = c->blocked & NNC_DNNL_CONV_X_BLOCKED ? dnnl_nChw16c : dnnl_nchw;
+    dnnl_format_tag_t dxtag = c->blocked & (NNC_DNNL_CONV_X_BLOCKED | NNC_DNNL_CONV_DX_BLOCKED) ? dnnl_nChw16c : dnnl_nchw;
     dnnl_format_tag_t ytag = c->blocked & NNC_DNNL_CONV_Y_BLOCKED ? dnnl_nChw16c : dnnl_nchw;
-    if (dnnl_memory_desc_init_by_tag(&x, 4, xd, dnnl_f32, xtag) || dnnl_memory_desc_init_by_tag(&xa, 4, xd, dnnl_f32, dnnl_format_tag_any) ||
+    if (dnnl_memory_desc_init_by_tag(&x, 4, xd, dnnl_f32, xtag) || dnnl_memory_desc_init_by_tag(&dx, 4, xd, dnnl_f32, dxtag) ||
+        dnnl_memory_desc_init_by_tag(&xa, 4, xd, dnnl_f32, dnnl_format_tag_any) ||
         dnnl_memory_desc_init_by_tag(&w, wn, wd, dnnl_f32, wtag) || dnnl_memory_desc_init_by_tag(&wa, wn, wd, dnnl_f32, dnnl_format_tag_any) ||
         (g->ybs ? dnnl_memory_desc_init_by_strides(&y, 4, yd, dnnl_f32, (dnnl_dims_t){g->ybs, g->OH * g->OW, g->OW, 1})
                 : dnnl_memory_desc_init_by_tag(&y, 4, yd, dnnl_f32, ytag)) ||
@@ -266,7 +268,7 @@ static int build(nnc_dnnl_conv *c) {
     if (!fwd) return 0;
     int ok = 1;
     if (c->training) {
-        dnnl_primitive_desc_t pd = build_pass(c, BWD_DATA, fwd, &x, &w, &y, &xa, &wa, &ya, NULL);
+        dnnl_primitive_desc_t pd = build_pass(c, BWD_DATA, fwd, &dx, &w, &y, &xa, &wa, &ya, NULL);
         ok = pd != NULL;
         if (pd) dnnl_primitive_desc_destroy(pd);
         pd = ok ? build_pass(c, BWD_WEIGHTS, fwd, &x, &w, &y, &xa, &wa, &ya, bias) : NULL;

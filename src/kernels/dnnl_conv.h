@@ -27,9 +27,11 @@ int nnc_dnnl_conv_ok(const nnc_dnnl_conv *c);
 /* 1 when c was made for this geometry, bias, mode and the current thread count. */
 int nnc_dnnl_conv_matches(const nnc_dnnl_conv *c, const nnc_conv_geom *g, int bias, int training, int blocked);
 /* blocked: which of the caller's x (and dx) and y (and dy) are stored blocked
- * (nChw16c, C a multiple of 16) instead of plain NCHW. */
+ * (nChw16c, C a multiple of 16) instead of plain NCHW; DX_BLOCKED: dx alone
+ * is (nChw16c with C padded to a multiple of 16), x plain. */
 #define NNC_DNNL_CONV_X_BLOCKED 1
 #define NNC_DNNL_CONV_Y_BLOCKED 2
+#define NNC_DNNL_CONV_DX_BLOCKED 4
 /* oneDNN's implementation names, e.g. "jit:avx512_common" (pass 0 forward,
  * 1 backward-data, 2 backward-weights; "" when absent). */
 const char *nnc_dnnl_conv_impl(const nnc_dnnl_conv *c, int pass);

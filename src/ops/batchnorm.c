@@ -21,12 +21,19 @@
  * (docs/ARCHITECTURE.md, "Kernels and threads"); its jit kernels want
  * blocked layouts. Plain path (parallel over channels): the default, and
  * shapes oneDNN has only reference code for, backward with frozen
- * statistics, a workspace too small (threads changed after compiling). */
+ * statistics, a workspace too small (threads changed after compiling).
+ * Folded into the convolution after it (NNC_NODE_STATS_ONLY), the plain
+ * path's output is written by that convolution as blocked tiles, and its
+ * output gradient may come blocked from it (NNC_NODE_GRAD_BLOCKED; backward
+ * then runs by 16-channel blocks): kernels/bn_tile.c, bitwise the row
+ * kernels' values. */
 #include "ops/op.h"
 #include "ops/plan_cache.h"
 #include "kernels/dnnl_bn.h"
 #include "kernels/dnnl_prim.h"
+#include "kernels/bn_tile.h"
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 
 typedef struct { float eps, momentum; int gamma, beta, rmean, rvar, nbt; } bn_attrs; /* input indices, -1 if absent */
@@ -143,8 +150,8 @@ static inline void normalize_row(const float *x, float *y, int relu, uint8_t *ma
 /* ---- per-row sums of the plain kernels: 16 independent float lanes (they
  * vectorize), flushed to double every 4096 elements, in a fixed order, so
  * results do not depend on the thread count. */
-#define BN_LANES 16
-#define BN_BLOCK 4096
+#define BN_LANES NNC_BN_LANES
+#define BN_BLOCK NNC_BN_BLOCK
 /* The fused ReLU's derivative applied on the fly (dy where the mask bit is
  * 1, else 0) instead of written into dy: dy is read from memory once and
  * never written back. The same sums and values as masking dy first. */
@@ -239,8 +246,10 @@ static int direct_dx(const nnc_node *n) { return nnc_needs_grad(n->in[0]) && !n-
 
 /* The hook makes the node's oneDNN primitives at compile time, so that steps
  * allocate nothing; the plain path needs no workspace. */
+static size_t blocked_ws(const nnc_node *n);
 static size_t bn_workspace(const nnc_node *cn, int training) {
     nnc_node *n = (nnc_node *)cn;
+    if (training && (n->flags & NNC_NODE_GRAD_BLOCKED) && nnc_needs_grad(n)) return blocked_ws(n);
     nnc_dnnl_bn *b = dnnl_for(n, training);
     if (!b) return 0;
     size_t w = nnc_dnnl_bn_ws_forward(b), wb = training && nnc_needs_grad(n) ? nnc_dnnl_bn_ws_backward(b, direct_dx(n)) : 0;
@@ -375,6 +384,86 @@ static void dx_row(float *dx, const float *dy, const float *x, const uint8_t *mk
         for (; l < L; l++) dx[l] = fa * dy[l] + fb + fk * (x[l] - fm);
 }
 
+/* A channel's end of backward, from its sums sdy = sum dy and sdyx = sum
+ * dy (x - mean): dgamma and dbeta (when wanted and write_params), and the
+ * coefficients of dx = fa dy + fb + fk (x - fm). */
+typedef struct { float fa, fb, fk, fm; } dx_coef;
+typedef struct {
+    const float *gamma, *rm, *rv, *saved;
+    float *dG, *dB;
+    int acc_g, acc_b, batch_stats;
+    int64_t C, M;
+    double eps;
+} bwd_args;
+static dx_coef channel_end(const bwd_args *b, int64_t c, double sdy, double sdyx, int write_params) {
+    const int64_t C = b->C;
+    double mean = b->batch_stats ? b->saved[c] : b->rm[c];
+    double rstd = b->batch_stats ? b->saved[C + c] : 1.0 / sqrt((double)b->rv[c] + b->eps);
+    sdyx *= rstd;
+    if (write_params && b->dG) b->dG[c] = b->acc_g ? b->dG[c] + (float)sdyx : (float)sdyx;
+    if (write_params && b->dB) b->dB[c] = b->acc_b ? b->dB[c] + (float)sdy : (float)sdy;
+    /* dx = gr dy + b + k (x - mean): b = -gr sdy / M, k = -gr rstd sdyx / M
+     * with batch statistics, b = k = 0 with frozen ones */
+    double gr = (b->gamma ? b->gamma[c] : 1.0) * rstd;
+    dx_coef k = {(float)gr, b->batch_stats ? (float)(-gr * sdy / (double)b->M) : 0.0f,
+                 b->batch_stats ? (float)(-gr * rstd * sdyx / (double)b->M) : 0.0f, (float)mean};
+    return k;
+}
+
+/* ---- backward from a blocked output gradient (NNC_NODE_GRAD_BLOCKED: the
+ * folded convolution's backward-data wrote it nChw16c, C padded to 16).
+ * One 16-channel block at a time, every thread on a share of its images:
+ * the row sums of each image's tile (kernels/bn_tile.c, row_sums' lanes)
+ * into the workspace, then each thread adds them up in image order --
+ * row_sums' order, so bitwise the plain kernel's sums -- for the block's
+ * coefficients, then dx tile by tile. The sums read a block's x and dy
+ * (N L 16 floats each) from memory, dx reads them again from the
+ * last-level cache. Workspace: the per-image sums, 2 N ceil(L/4096) C
+ * doubles. */
+static size_t blocked_ws(const nnc_node *n) {
+    bn_dims D = dims_of(&n->in[0]->out);
+    return (size_t)(2 * D.N * ((D.L + BN_BLOCK - 1) / BN_BLOCK) * D.C) * sizeof(double);
+}
+static void bn_backward_blocked(nnc_node *n, const nnc_exec *ex, const bwd_args *ba, float *dX, int acc_x, const uint8_t *relu_mask) {
+    bn_dims D = dims_of(&n->in[0]->out);
+    const int64_t N = D.N, C = D.C, L = D.L, CB = (C + 15) / 16, NB = (L + BN_BLOCK - 1) / BN_BLOCK, rb = (L + 7) / 8;
+    const float *X = n->in[0]->out.data, *dY = n->grad.data;
+    const int64_t xs = nnc_image_stride(&n->in[0]->out);
+    if (blocked_ws(n) > ex->ws_bytes) {
+        nnc_fault_replan(n, ex, "its blocked gradient's per-image sums");
+        return;
+    }
+    double *s1 = ex->ws, *s2 = s1 + N * NB * C; /* [N][NB][C] */
+#pragma omp parallel
+    for (int64_t cb = 0; cb < CB; cb++) {
+        const int64_t c0 = cb * 16;
+        const int nc = C - c0 < 16 ? (int)(C - c0) : 16;
+        float fm[16];
+        for (int k = 0; k < nc; k++) fm[k] = (float)(ba->batch_stats ? ba->saved[c0 + k] : ba->rm[c0 + k]);
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < N; i++) {
+            nnc_bn_tile t = {X + i * xs + c0 * L, L, nc, relu_mask ? (uint8_t *)relu_mask + (c0 * N + i) * rb : NULL, N * rb};
+            nnc_bn_tile_sums(&t, dY + (i * CB + cb) * L * 16, fm, s1 + i * NB * C + c0, s2 + i * NB * C + c0, C);
+        }
+        float fa[16], fb[16], fk[16]; /* every thread: the same sums in the same order */
+        for (int k = 0; k < nc; k++) {
+            double sdy = 0, sdyx = 0;
+            for (int64_t i = 0; i < N * NB; i++) {
+                sdy += s1[i * C + c0 + k];
+                sdyx += s2[i * C + c0 + k];
+            }
+            dx_coef q = channel_end(ba, c0 + k, sdy, sdyx, omp_get_thread_num() == 0);
+            fa[k] = q.fa; fb[k] = q.fb; fk[k] = q.fk; fm[k] = q.fm;
+        }
+        if (!dX) continue;
+#pragma omp for schedule(static) nowait
+        for (int64_t i = 0; i < N; i++) {
+            nnc_bn_tile t = {X + i * xs + c0 * L, L, nc, relu_mask ? (uint8_t *)relu_mask + (c0 * N + i) * rb : NULL, N * rb};
+            nnc_bn_tile_dx(&t, dY + (i * CB + cb) * L * 16, dX + i * xs + c0 * L, acc_x, fa, fb, fk, fm);
+        }
+    }
+}
+
 static void bn_backward(nnc_node *n, const nnc_exec *ex) {
     const bn_attrs *a = NNC_ATTRS(n, bn_attrs);
     bn_dims D = dims_of(&n->in[0]->out);
@@ -405,53 +494,33 @@ static void bn_backward(nnc_node *n, const nnc_exec *ex) {
     }
     const uint8_t *relu_mask = relu ? mask_of(n) : NULL;
     const int64_t rb = (L + 7) / 8;
+    const bwd_args ba = {gamma, rm, rv, saved, dG, dB, acc_g, acc_b, batch_stats, C, M, a->eps};
+    if (nnc_is_blocked(&n->grad)) {
+        bn_backward_blocked(n, ex, &ba, dX, acc_x, relu_mask);
+        return;
+    }
 #pragma omp parallel for schedule(static) if (M * C > 32768)
     for (int64_t c = 0; c < C; c++) {
-        double mean = batch_stats ? saved[c] : rm[c];
-        double rstd = batch_stats ? saved[C + c] : 1.0 / sqrt((double)rv[c] + a->eps);
-        const float fm = (float)mean;
+        const float fm = (float)(batch_stats ? saved[c] : rm[c]);
         double sdy = 0, sdyx = 0; /* sum dy, then sum dy xhat; dy through the fused ReLU's mask from forward */
         for (int64_t i = 0; i < N; i++)
             row_sums(X + i * xs + c * L, dY + (i * C + c) * L, relu_mask ? relu_mask + (c * N + i) * rb : NULL, L, fm, &sdy, &sdyx);
-        sdyx *= rstd;
-        if (dG) dG[c] = acc_g ? dG[c] + (float)sdyx : (float)sdyx;
-        if (dB) dB[c] = acc_b ? dB[c] + (float)sdy : (float)sdy;
+        dx_coef q = channel_end(&ba, c, sdy, sdyx, 1);
         if (!dX) continue;
-        /* dx = gr dy + b + k (x - mean): b = -gr sdy / M, k = -gr rstd sdyx / M
-         * with batch statistics, b = k = 0 with frozen ones */
-        double gr = (gamma ? gamma[c] : 1.0) * rstd;
-        const float fa = (float)gr, fb = batch_stats ? (float)(-gr * sdy / (double)M) : 0.0f,
-                    fk = batch_stats ? (float)(-gr * rstd * sdyx / (double)M) : 0.0f;
         for (int64_t i = 0; i < N; i++) /* dx: the same window as x */
-            dx_row(dX + i * xs + c * L, dY + (i * C + c) * L, X + i * xs + c * L, relu_mask ? relu_mask + (c * N + i) * rb : NULL, L, acc_x, fa,
-                   fb, fk, fm);
+            dx_row(dX + i * xs + c * L, dY + (i * C + c) * L, X + i * xs + c * L, relu_mask ? relu_mask + (c * N + i) * rb : NULL, L, acc_x, q.fa,
+                   q.fb, q.fk, q.fm);
     }
 }
 
 /* One [L][16] tile of a blocked output: channels c0..c0+15 of image i
- * (zeros past C), normalized 64 positions at a time into a small buffer
- * and interleaved from it, with the same row function as the plain output
- * (chunks of 64 split the rows where that function's 8 lanes do: the same
- * values, bitwise). */
-#define BN_TILE_L 64
+ * (zeros past C), bitwise what normalize_row writes (kernels/bn_tile.c). */
 static void normalize_tile(const nnc_node *n, const float *X, int64_t xs, int64_t i, int64_t c0, float *tile, uint8_t *mask) {
     bn_dims D = dims_of(&n->in[0]->out);
     const int64_t N = D.N, C = D.C, L = D.L, rb = (L + 7) / 8;
     const float *saved = n->saved;
-    const int relu = fused_relu(n), nc = C - c0 < 16 ? (int)(C - c0) : 16;
-    float buf[16][BN_TILE_L];
-    for (int64_t l0 = 0; l0 < L; l0 += BN_TILE_L) {
-        const int64_t len = L - l0 < BN_TILE_L ? L - l0 : BN_TILE_L;
-        for (int k = 0; k < nc; k++) {
-            const int64_t c = c0 + k;
-            normalize_row(X + i * xs + c * L + l0, buf[k], relu, mask ? mask + (c * N + i) * rb + l0 / 8 : NULL, len, saved[c],
-                          saved[3 * C + c], saved[4 * C + c]);
-        }
-        for (int k = nc; k < 16; k++) memset(buf[k], 0, sizeof buf[k]);
-        float *t = tile + l0 * 16;
-        for (int64_t l = 0; l < len; l++)
-            for (int k = 0; k < 16; k++) t[l * 16 + k] = buf[k][l];
-    }
+    nnc_bn_tile t = {X + i * xs + c0 * L, L, C - c0 < 16 ? (int)(C - c0) : 16, mask ? mask + (c0 * N + i) * rb : NULL, N * rb};
+    nnc_bn_tile_normalize(&t, saved + c0, saved + 3 * C + c0, saved + 4 * C + c0, fused_relu(n), tile);
 }
 
 void nnc_batchnorm_recompute(const nnc_node *n, float *y, int blocked, int with_mask) {

@@ -157,7 +157,8 @@ static int im2col_forced(void) {
 
 /* Which of x and y are blocked in the current plan (NNC_DNNL_CONV_*). */
 static int blocked_of(const nnc_node *n) {
-    return (nnc_is_blocked(&n->in[0]->out) ? NNC_DNNL_CONV_X_BLOCKED : 0) | (nnc_is_blocked(&n->out) ? NNC_DNNL_CONV_Y_BLOCKED : 0);
+    return (nnc_is_blocked(&n->in[0]->out) ? NNC_DNNL_CONV_X_BLOCKED : 0) | (nnc_is_blocked(&n->out) ? NNC_DNNL_CONV_Y_BLOCKED : 0) |
+           (n->in[0]->flags & NNC_NODE_GRAD_BLOCKED ? NNC_DNNL_CONV_DX_BLOCKED : 0);
 }
 
 /* The direct kernels of kernels/conv_small.c: few input channels, y dense. */
@@ -192,6 +193,10 @@ static uint32_t conv_layouts(const nnc_node *n) {
     if (a->groups != 1 || im2col_forced() || !nnc_dnnl_blocked_ok()) return 0;
     return NNC_BLOCKS_IN(0) | NNC_BLOCKS_OUT;
 }
+
+/* The input gradient may be blocked (compile.c's blocked gradient of a
+ * folded batch norm) where x may be: oneDNN runs the node. */
+int nnc_conv2d_blocks_dx(const nnc_node *n) { return n->op == NNC_OP_CONV2D && (conv_layouts(n) & NNC_BLOCKS_IN(0)); }
 
 /* y (and dy) may be a window of a wider buffer (in-place concatenation):
  * oneDNN reorders from or to it, the im2col path steps images by g.ybs. */

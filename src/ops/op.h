@@ -137,6 +137,9 @@ void nnc_batchnorm_recompute(const nnc_node *bn, float *y, int blocked, int with
 /* 1 when a batch norm's training output can be left to its consumer
  * (NNC_NODE_STATS_ONLY): it runs the plain kernels on a 4-D input. */
 int nnc_batchnorm_foldable(const nnc_node *bn);
+/* 1 when a convolution can write its input gradient blocked (nChw16c, C
+ * padded to 16) while its input is plain: oneDNN runs it (conv2d.c). */
+int nnc_conv2d_blocks_dx(const nnc_node *conv);
 /* 1 when a batch norm computes its training statistics in the plain kernels
  * and may take some from an earlier one (compile.c's shared statistics). */
 int nnc_batchnorm_shares_stats(const nnc_node *bn);
