@@ -440,16 +440,19 @@ nnc_status nnc_dnnl_conv_forward(nnc_dnnl_conv *c, const float *x, const float *
     return run_pass(c, &c->fwd, "forward", x, w, y, 0, c->bias ? (void *)b : NULL, ws, &L, ready);
 }
 
-float *nnc_dnnl_conv_x_slot(const nnc_dnnl_conv *c, int which, void *ws, int acc_w) {
-    if (!c || !c->ok || (c->blocked & NNC_DNNL_CONV_X_BLOCKED) || (which != 0 && which != 2) || (which == 2 && !c->training)) return NULL;
+int nnc_dnnl_conv_has_x_slot(const nnc_dnnl_conv *c, int which) {
+    if (!c || !c->ok || (c->blocked & NNC_DNNL_CONV_X_BLOCKED) || (which != 0 && which != 2) || (which == 2 && !c->training)) return 0;
     const pass *ps = which == 0 ? &c->fwd : &c->bwd_weights;
     const dnnl_memory_desc_t *have = NULL;
     dnnl_memory_desc_t want;
     const nnc_conv_geom *g = &c->g;
-    if (ps->e[0].same || !ps->e[0].buf || dnnl_memory_get_memory_desc(ps->e[0].buf, &have) != dnnl_success ||
-        dnnl_memory_desc_init_by_tag(&want, 4, (dnnl_dims_t){g->N, g->C, g->H, g->W}, dnnl_f32, dnnl_nChw16c) != dnnl_success ||
-        !dnnl_memory_desc_equal(have, &want))
-        return NULL;
+    return !ps->e[0].same && ps->e[0].buf && dnnl_memory_get_memory_desc(ps->e[0].buf, &have) == dnnl_success &&
+           dnnl_memory_desc_init_by_tag(&want, 4, (dnnl_dims_t){g->N, g->C, g->H, g->W}, dnnl_f32, dnnl_nChw16c) == dnnl_success &&
+           dnnl_memory_desc_equal(have, &want);
+}
+
+float *nnc_dnnl_conv_x_slot(const nnc_dnnl_conv *c, int which, void *ws, int acc_w) {
+    if (!nnc_dnnl_conv_has_x_slot(c, which)) return NULL;
     size_t off = which == 0 ? forward_layout(c).buf[0] : backward_layout(c, 0, 0, 1, acc_w).w.buf[0];
     return (float *)((char *)ws + off);
 }

@@ -50,6 +50,8 @@ size_t nnc_dnnl_conv_ws_backward(const nnc_dnnl_conv *c, int need_dx, int acc_x,
  * workspace layout acc_w is part of), saving the reorder. NULL when the
  * pass wants another layout (or no reorder at all). */
 float *nnc_dnnl_conv_x_slot(const nnc_dnnl_conv *c, int which, void *ws, int acc_w);
+/* 1 when pass `which` has such a slot (the same test, without a workspace). */
+int nnc_dnnl_conv_has_x_slot(const nnc_dnnl_conv *c, int which);
 
 /* y = conv(x, w) + b (b NULL when made without bias). ws: 64-byte aligned,
  * at least nnc_dnnl_conv_ws_forward(c) bytes. x NULL: already in its slot. */

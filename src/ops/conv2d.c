@@ -216,10 +216,20 @@ static size_t dnnl_ws(const nnc_dnnl_conv *c, const nnc_node *n, int training) {
  * oneDNN primitives (at compile time, so that steps allocate nothing). */
 static size_t conv_workspace_own(const nnc_node *cn, int training);
 /* With NNC_NODE_RECOMPUTE_IN, backward puts the recomputed input after
- * everything else it uses in the workspace. */
+ * everything else it uses in the workspace -- unless the node is folded
+ * (NNC_NODE_NORM_IN) and oneDNN takes its input in a slot of its own
+ * workspace in forward and in backward-weights: then no pass needs the
+ * plain input. */
 static size_t recompute_at(const nnc_node *n, int training) { return (conv_workspace_own(n, training) + 63) / 64 * 64; }
+static int folds_into_slots(nnc_node *n) {
+    if (!(n->flags & NNC_NODE_NORM_IN) || !nnc_needs_grad(n->in[1])) return 0;
+    nnc_conv_geom g = geom_of(n);
+    nnc_dnnl_conv *c = dnnl_for(n, &g, 1);
+    return nnc_dnnl_conv_has_x_slot(c, 0) && nnc_dnnl_conv_has_x_slot(c, 2);
+}
 static size_t conv_workspace(const nnc_node *n, int training) {
-    if (training && (n->flags & NNC_NODE_RECOMPUTE_IN)) return recompute_at(n, training) + nnc_tensor_bytes(&n->in[0]->out);
+    if (training && (n->flags & NNC_NODE_RECOMPUTE_IN) && !folds_into_slots((nnc_node *)n))
+        return recompute_at(n, training) + nnc_tensor_bytes(&n->in[0]->out);
     return conv_workspace_own(n, training);
 }
 /* Where a recomputed (or folded) plain input goes: past the passes'
@@ -279,17 +289,17 @@ static void conv_forward(nnc_node *n, const nnc_exec *ex0) {
     nnc_exec exr = *ex0;
     const nnc_exec *ex = ex0;
     if (ex0->training && (n->flags & NNC_NODE_NORM_IN)) { /* compute the batch norm's output here (it wrote none) */
-        float *xr = recompute_area(n, ex0, &exr, "its folded batch norm and its passes");
-        if (!xr) return;
         const nnc_node *bn = nnc_storage_of(n->in[0]);
         nnc_dnnl_conv *c = dnnl_for(n, &g, 1);
-        float *slot = c && nnc_dnnl_conv_ws_forward(c) <= exr.ws_bytes ? nnc_dnnl_conv_x_slot(c, 0, ex0->ws, 0) : NULL;
+        float *slot = c && nnc_dnnl_conv_ws_forward(c) <= ex0->ws_bytes ? nnc_dnnl_conv_x_slot(c, 0, ex0->ws, 0) : NULL;
         if (slot) { /* straight into oneDNN's layout */
             nnc_batchnorm_recompute(bn, slot, 1, 1);
             nnc_status s = nnc_dnnl_conv_forward(c, NULL, w, b, y, ex0->ws);
             if (s && ex0->fault) *ex0->fault = s;
             return;
         }
+        float *xr = recompute_area(n, ex0, &exr, "its folded batch norm and its passes");
+        if (!xr) return;
         nnc_batchnorm_recompute(bn, xr, 0, 1); /* else plain, past the passes' workspace */
         x = xr;
         ex = &exr;
@@ -366,12 +376,10 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex0) {
     int need_dx = nnc_needs_grad(n->in[0]), need_dw = nnc_needs_grad(n->in[1]);
     int need_db = n->n_in == 3 && nnc_needs_grad(n->in[2]);
     int acc_x = n->accum[0], acc_w = need_dw && n->accum[1];
-    if (n->flags & NNC_NODE_RECOMPUTE_IN) { /* x was freed after forward: rebuild it past our workspace */
-        float *xr = recompute_area(n, ex0, &exr, "its recomputed input and its passes");
-        if (!xr) return;
+    if (n->flags & NNC_NODE_RECOMPUTE_IN) { /* x was freed after forward: rebuild it */
         const nnc_node *bn = nnc_storage_of(n->in[0]);
         nnc_dnnl_conv *c = (n->flags & NNC_NODE_NORM_IN) && need_dw ? dnnl_for(n, &g, 1) : NULL;
-        float *slot = c && nnc_dnnl_conv_ws_backward(c, need_dx, acc_x, need_dw, acc_w) <= exr.ws_bytes
+        float *slot = c && nnc_dnnl_conv_ws_backward(c, need_dx, acc_x, need_dw, acc_w) <= ex0->ws_bytes
                           ? nnc_dnnl_conv_x_slot(c, 2, ex0->ws, acc_w)
                           : NULL;
         if (slot) { /* backward-data first (its buffers may overlap the slot), then x straight into oneDNN's layout */
@@ -384,6 +392,8 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex0) {
             if (s && ex0->fault) *ex0->fault = s;
             return;
         }
+        float *xr = recompute_area(n, ex0, &exr, "its recomputed input and its passes"); /* else plain, past our workspace */
+        if (!xr) return;
         nnc_batchnorm_recompute(bn, xr, 0, 0);
         x = xr;
         ex = &exr;
