@@ -446,9 +446,9 @@ static nnc_status analyse(nnc_graph *g, nnc_plan *p) {
     if (!s) fuse_relus(p);
     if (!s) mark_recompute(p);
     if (!s) mark_fold(p);
-    if (!s) mark_blocked_grad(p);
     if (!s) mark_inplace(g, p);
     if (!s) mark_shared_stats(p);
+    if (!s) mark_blocked_grad(p); /* with the convolutions' windows decided (it makes their primitives) */
     if (!s) mark_remat(p);
     return s;
 }

@@ -195,8 +195,17 @@ static uint32_t conv_layouts(const nnc_node *n) {
 }
 
 /* The input gradient may be blocked (compile.c's blocked gradient of a
- * folded batch norm) where x may be: oneDNN runs the node. */
-int nnc_conv2d_blocks_dx(const nnc_node *n) { return n->op == NNC_OP_CONV2D && (conv_layouts(n) & NNC_BLOCKS_IN(0)); }
+ * folded batch norm) where x may be and oneDNN has fast primitives for the
+ * node that way (made now, kept for the plan): nothing else could write it. */
+int nnc_conv2d_blocks_dx(nnc_node *n) {
+    if (n->op != NNC_OP_CONV2D || !(conv_layouts(n) & NNC_BLOCKS_IN(0))) return 0;
+    const uint32_t had = n->in[0]->flags & NNC_NODE_GRAD_BLOCKED;
+    n->in[0]->flags |= NNC_NODE_GRAD_BLOCKED;
+    nnc_conv_geom g = geom_of(n);
+    int ok = dnnl_for(n, &g, 1) != NULL;
+    if (!had) n->in[0]->flags &= ~(uint32_t)NNC_NODE_GRAD_BLOCKED;
+    return ok;
+}
 
 /* y (and dy) may be a window of a wider buffer (in-place concatenation):
  * oneDNN reorders from or to it, the im2col path steps images by g.ybs. */

@@ -138,8 +138,10 @@ void nnc_batchnorm_recompute(const nnc_node *bn, float *y, int blocked, int with
  * (NNC_NODE_STATS_ONLY): it runs the plain kernels on a 4-D input. */
 int nnc_batchnorm_foldable(const nnc_node *bn);
 /* 1 when a convolution can write its input gradient blocked (nChw16c, C
- * padded to 16) while its input is plain: oneDNN runs it (conv2d.c). */
-int nnc_conv2d_blocks_dx(const nnc_node *conv);
+ * padded to 16) while its input is plain: oneDNN runs it that way
+ * (conv2d.c; makes the primitives). Call with shapes, layouts and windows
+ * decided. */
+int nnc_conv2d_blocks_dx(nnc_node *conv);
 /* 1 when a batch norm computes its training statistics in the plain kernels
  * and may take some from an earlier one (compile.c's shared statistics). */
 int nnc_batchnorm_shares_stats(const nnc_node *bn);
