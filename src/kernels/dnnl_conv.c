@@ -457,8 +457,8 @@ float *nnc_dnnl_conv_x_slot(const nnc_dnnl_conv *c, int which, void *ws, int acc
     return (float *)((char *)ws + off);
 }
 
-nnc_status nnc_dnnl_conv_backward(nnc_dnnl_conv *c, const float *x, const float *w, const float *dy, float *dx, int acc_x,
-                                  float *dw, int acc_w, float *db, int acc_b, void *ws) {
+static nnc_status backward(nnc_dnnl_conv *c, const float *x, void (*fill)(void *ctx, float *slot), void *ctx, const float *w,
+                           const float *dy, float *dx, int acc_x, float *dw, int acc_w, float *db, int acc_b, void *ws) {
     if (!c->training) return nnc_error(NNC_ERR_STATE, "conv2d: oneDNN primitives were made for inference, not for backward");
     bwd_layout B = backward_layout(c, dx != NULL, acc_x, dw != NULL, acc_w);
     char *base = ws;
@@ -479,9 +479,22 @@ nnc_status nnc_dnnl_conv_backward(nnc_dnnl_conv *c, const float *x, const float 
     /* the bias gradient goes straight to db when it overwrites, else through the workspace */
     float *tmp = (float *)(base + B.w.bias), *bout = NULL;
     if (c->bias) bout = db && !acc_b ? db : tmp;
-    s = run_pass(c, &c->bwd_weights, "backward-weights", x, dy, dw, acc_w, bout, ws, &B.w,
-                 (void *const[2]){x ? NULL : base + B.w.buf[0], ready[1]});
+    float *slot = x ? NULL : (float *)(base + B.w.buf[0]);
+    if (fill) fill(ctx, slot); /* after backward-data, whose buffers may overlap the slot */
+    s = run_pass(c, &c->bwd_weights, "backward-weights", x, dy, dw, acc_w, bout, ws, &B.w, (void *const[2]){slot, ready[1]});
     if (!s && db && acc_b && c->bias)
         for (int64_t k = 0; k < c->g.K; k++) db[k] += tmp[k];
     return s;
+}
+
+nnc_status nnc_dnnl_conv_backward(nnc_dnnl_conv *c, const float *x, const float *w, const float *dy, float *dx, int acc_x,
+                                  float *dw, int acc_w, float *db, int acc_b, void *ws) {
+    return backward(c, x, NULL, NULL, w, dy, dx, acc_x, dw, acc_w, db, acc_b, ws);
+}
+
+nnc_status nnc_dnnl_conv_backward_fill(nnc_dnnl_conv *c, void (*fill)(void *ctx, float *slot), void *ctx, const float *w,
+                                       const float *dy, float *dx, int acc_x, float *dw, int acc_w, float *db, int acc_b, void *ws) {
+    if (!dw || !nnc_dnnl_conv_has_x_slot(c, 2))
+        return nnc_error(NNC_ERR_STATE, "conv2d: backward with the input written into oneDNN's slot needs the weight gradient and a slot");
+    return backward(c, NULL, fill, ctx, w, dy, dx, acc_x, dw, acc_w, db, acc_b, ws);
 }

@@ -64,4 +64,9 @@ nnc_status nnc_dnnl_conv_forward(nnc_dnnl_conv *c, const float *x, const float *
  * x NULL with dw and without dx: x already in its slot (nnc_dnnl_conv_x_slot). */
 nnc_status nnc_dnnl_conv_backward(nnc_dnnl_conv *c, const float *x, const float *w, const float *dy, float *dx, int acc_x,
                                   float *dw, int acc_w, float *db, int acc_b, void *ws);
+/* The same with dw, x written by fill(ctx, slot) into backward-weights' slot
+ * (nChw16c, as nnc_dnnl_conv_x_slot) after backward-data ran: one call, so
+ * dy is reordered once for both passes where they share its layout. */
+nnc_status nnc_dnnl_conv_backward_fill(nnc_dnnl_conv *c, void (*fill)(void *ctx, float *slot), void *ctx, const float *w,
+                                       const float *dy, float *dx, int acc_x, float *dw, int acc_w, float *db, int acc_b, void *ws);
 #endif

@@ -376,6 +376,9 @@ static void backward_chunk(const nnc_conv_geom *g, const bwd_slot *L, float *slo
         }
 }
 
+/* The folded batch norm's output, into backward-weights' slot (no mask: forward wrote it). */
+static void recompute_into(void *bn, float *slot) { nnc_batchnorm_recompute(bn, slot, 1, 0); }
+
 static void conv_backward(nnc_node *n, const nnc_exec *ex0) {
     nnc_conv_geom g = geom_of(n);
     const float *x = n->in[0]->out.data, *w = n->in[1]->out.data, *dy = n->grad.data;
@@ -388,16 +391,11 @@ static void conv_backward(nnc_node *n, const nnc_exec *ex0) {
     if (n->flags & NNC_NODE_RECOMPUTE_IN) { /* x was freed after forward: rebuild it */
         const nnc_node *bn = nnc_storage_of(n->in[0]);
         nnc_dnnl_conv *c = (n->flags & NNC_NODE_NORM_IN) && need_dw ? dnnl_for(n, &g, 1) : NULL;
-        float *slot = c && nnc_dnnl_conv_ws_backward(c, need_dx, acc_x, need_dw, acc_w) <= ex0->ws_bytes
-                          ? nnc_dnnl_conv_x_slot(c, 2, ex0->ws, acc_w)
-                          : NULL;
-        if (slot) { /* backward-data first (its buffers may overlap the slot), then x straight into oneDNN's layout */
+        if (c && nnc_dnnl_conv_has_x_slot(c, 2) && nnc_dnnl_conv_ws_backward(c, need_dx, acc_x, need_dw, acc_w) <= ex0->ws_bytes) {
+            /* backward-data, then x straight into oneDNN's layout for backward-weights */
             float *dx = need_dx ? n->in[0]->grad.data : NULL, *db = need_db ? n->in[2]->grad.data : NULL;
-            nnc_status s = dx ? nnc_dnnl_conv_backward(c, NULL, w, dy, dx, acc_x, NULL, 0, NULL, 0, ex0->ws) : NNC_OK;
-            if (!s) {
-                nnc_batchnorm_recompute(bn, slot, 1, 0);
-                s = nnc_dnnl_conv_backward(c, NULL, w, dy, NULL, 0, n->in[1]->grad.data, acc_w, db, need_db && n->accum[2], ex0->ws);
-            }
+            nnc_status s = nnc_dnnl_conv_backward_fill(c, recompute_into, (void *)bn, w, dy, dx, acc_x, n->in[1]->grad.data, acc_w, db,
+                                                       need_db && n->accum[2], ex0->ws);
             if (s && ex0->fault) *ex0->fault = s;
             return;
         }
