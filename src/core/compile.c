@@ -490,7 +490,7 @@ void nnc_plan_bind(nnc_graph *g, nnc_plan *p) {
         n->stats_src = pn->stats_from >= 0 ? g->nodes[pn->stats_from] : NULL;
         n->stats_count = pn->stats_count;
         n->grad = n->out;
-        if (n->flags & NNC_NODE_GRAD_BLOCKED) n->grad.layout = NNC_LAYOUT_BLOCKED16;
+        n->grad.layout = nnc_grad_layout(n);
         n->grad.data = pn->grad_off != SIZE_MAX ? arena + pn->grad_off : NULL;
         n->saved = pn->saved_off != SIZE_MAX ? arena + pn->saved_off : NULL;
     }

@@ -197,4 +197,8 @@ void nnc_plan_threads_leave(int saved);
 static inline int nnc_needs_grad(const nnc_node *n) { return (n->flags & NNC_NODE_NEEDS_GRAD) != 0; }
 /* The node whose memory n's tensor uses: n itself, or the input of an elided ReLU. */
 static inline const nnc_node *nnc_storage_of(const nnc_node *n) { return (n->flags & NNC_NODE_ELIDED) ? n->in[0] : n; }
+/* The layout of n's gradient in the current plan: its tensor's, or blocked (NNC_NODE_GRAD_BLOCKED). */
+static inline nnc_layout nnc_grad_layout(const nnc_node *n) {
+    return (n->flags & NNC_NODE_GRAD_BLOCKED) ? NNC_LAYOUT_BLOCKED16 : n->out.layout;
+}
 #endif

@@ -183,7 +183,7 @@ static nnc_status plan_build(nnc_graph *g, nnc_plan *p) {
         if (p->training && nnc_needs_grad(n)) {
             buf *gb = &b[nb++];
             nnc_tensor gt = n->out;
-            if (n->flags & NNC_NODE_GRAD_BLOCKED) gt.layout = NNC_LAYOUT_BLOCKED16;
+            gt.layout = nnc_grad_layout(n);
             gb->size = round_up(nnc_tensor_bytes(&gt));
             gb->dst = &pn->grad_off;
             gb->t0 = first_contrib < END ? first_contrib : M;

@@ -451,10 +451,8 @@ int nnc_dnnl_conv_has_x_slot(const nnc_dnnl_conv *c, int which) {
            dnnl_memory_desc_equal(have, &want);
 }
 
-float *nnc_dnnl_conv_x_slot(const nnc_dnnl_conv *c, int which, void *ws, int acc_w) {
-    if (!nnc_dnnl_conv_has_x_slot(c, which)) return NULL;
-    size_t off = which == 0 ? forward_layout(c).buf[0] : backward_layout(c, 0, 0, 1, acc_w).w.buf[0];
-    return (float *)((char *)ws + off);
+float *nnc_dnnl_conv_x_slot(const nnc_dnnl_conv *c, void *ws) {
+    return nnc_dnnl_conv_has_x_slot(c, 0) ? (float *)((char *)ws + forward_layout(c).buf[0]) : NULL;
 }
 
 static nnc_status backward(nnc_dnnl_conv *c, const float *x, void (*fill)(void *ctx, float *slot), void *ctx, const float *w,
@@ -479,7 +477,7 @@ static nnc_status backward(nnc_dnnl_conv *c, const float *x, void (*fill)(void *
     /* the bias gradient goes straight to db when it overwrites, else through the workspace */
     float *tmp = (float *)(base + B.w.bias), *bout = NULL;
     if (c->bias) bout = db && !acc_b ? db : tmp;
-    float *slot = x ? NULL : (float *)(base + B.w.buf[0]);
+    float *slot = fill ? (float *)(base + B.w.buf[0]) : NULL;
     if (fill) fill(ctx, slot); /* after backward-data, whose buffers may overlap the slot */
     s = run_pass(c, &c->bwd_weights, "backward-weights", x, dy, dw, acc_w, bout, ws, &B.w, (void *const[2]){slot, ready[1]});
     if (!s && db && acc_b && c->bias)

@@ -42,16 +42,15 @@ const char *nnc_dnnl_conv_impl(const nnc_dnnl_conv *c, int pass);
 size_t nnc_dnnl_conv_ws_forward(const nnc_dnnl_conv *c);
 size_t nnc_dnnl_conv_ws_backward(const nnc_dnnl_conv *c, int need_dx, int acc_x, int need_dw, int acc_w);
 
-/* Where pass `which` (0 forward, 2 backward-weights) takes x in the
- * workspace, when that is nChw16c with the channels padded to a multiple of
- * 16 (zeros in the padding), the layout oneDNN reorders a plain x into:
- * a caller that can write x in that layout itself writes it there and
- * passes x = NULL (forward; backward with dw and without dx, whose
- * workspace layout acc_w is part of), saving the reorder. NULL when the
- * pass wants another layout (or no reorder at all). */
-float *nnc_dnnl_conv_x_slot(const nnc_dnnl_conv *c, int which, void *ws, int acc_w);
-/* 1 when pass `which` has such a slot (the same test, without a workspace). */
+/* 1 when pass `which` (0 forward, 2 backward-weights) takes x in its
+ * workspace nChw16c with the channels padded to a multiple of 16 (zeros in
+ * the padding), the layout oneDNN reorders a plain x into: a caller that
+ * can write x in that layout itself writes it there instead (forward:
+ * nnc_dnnl_conv_x_slot and x = NULL; backward: nnc_dnnl_conv_backward_fill),
+ * saving the reorder. 0 when the pass wants another layout (or no reorder). */
 int nnc_dnnl_conv_has_x_slot(const nnc_dnnl_conv *c, int which);
+/* Forward's slot in ws; NULL when it has none. */
+float *nnc_dnnl_conv_x_slot(const nnc_dnnl_conv *c, void *ws);
 
 /* y = conv(x, w) + b (b NULL when made without bias). ws: 64-byte aligned,
  * at least nnc_dnnl_conv_ws_forward(c) bytes. x NULL: already in its slot. */
@@ -60,12 +59,11 @@ nnc_status nnc_dnnl_conv_forward(nnc_dnnl_conv *c, const float *x, const float *
  *   dx (+)= backward-data(w, dy)
  *   dw (+)= backward-weights(x, dy), and with dw, when made with a bias,
  *   db (+)= sum of dy per channel.
- * ws: nnc_dnnl_conv_ws_backward(c, dx != NULL, acc_x, dw != NULL, acc_w) bytes.
- * x NULL with dw and without dx: x already in its slot (nnc_dnnl_conv_x_slot). */
+ * ws: nnc_dnnl_conv_ws_backward(c, dx != NULL, acc_x, dw != NULL, acc_w) bytes. */
 nnc_status nnc_dnnl_conv_backward(nnc_dnnl_conv *c, const float *x, const float *w, const float *dy, float *dx, int acc_x,
                                   float *dw, int acc_w, float *db, int acc_b, void *ws);
 /* The same with dw, x written by fill(ctx, slot) into backward-weights' slot
- * (nChw16c, as nnc_dnnl_conv_x_slot) after backward-data ran: one call, so
+ * (nnc_dnnl_conv_has_x_slot) after backward-data ran: one call, so
  * dy is reordered once for both passes where they share its layout. */
 nnc_status nnc_dnnl_conv_backward_fill(nnc_dnnl_conv *c, void (*fill)(void *ctx, float *slot), void *ctx, const float *w,
                                        const float *dy, float *dx, int acc_x, float *dw, int acc_w, float *db, int acc_b, void *ws);

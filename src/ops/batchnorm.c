@@ -150,8 +150,6 @@ static inline void normalize_row(const float *x, float *y, int relu, uint8_t *ma
 /* ---- per-row sums of the plain kernels: 16 independent float lanes (they
  * vectorize), flushed to double every 4096 elements, in a fixed order, so
  * results do not depend on the thread count. */
-#define BN_LANES NNC_BN_LANES
-#define BN_BLOCK NNC_BN_BLOCK
 /* The fused ReLU's derivative applied on the fly (dy where the mask bit is
  * 1, else 0) instead of written into dy: dy is read from memory once and
  * never written back. The same sums and values as masking dy first. */
@@ -161,29 +159,29 @@ static inline float masked(float d, const uint8_t *m, int64_t l) { return (m[l >
 /* s1 += sum x, s2 += sum (x - m)^2 (when s2) or sum y (x - m) (when y; y
  * through the fused ReLU's mask mk when not NULL) */
 static void row_sums(const float *x, const float *y, const uint8_t *mk, int64_t L, float m, double *s1, double *s2) {
-    for (int64_t b0 = 0; b0 < L; b0 += BN_BLOCK) {
-        int64_t b1 = b0 + BN_BLOCK < L ? b0 + BN_BLOCK : L, l = b0;
-        float a1[BN_LANES] = {0}, a2[BN_LANES] = {0};
+    for (int64_t b0 = 0; b0 < L; b0 += NNC_BN_BLOCK) {
+        int64_t b1 = b0 + NNC_BN_BLOCK < L ? b0 + NNC_BN_BLOCK : L, l = b0;
+        float a1[NNC_BN_LANES] = {0}, a2[NNC_BN_LANES] = {0};
         if (y && mk)
-            for (; l + BN_LANES <= b1; l += BN_LANES) {
+            for (; l + NNC_BN_LANES <= b1; l += NNC_BN_LANES) {
                 const unsigned bits = mask16(mk, l);
-                for (int j = 0; j < BN_LANES; j++) {
+                for (int j = 0; j < NNC_BN_LANES; j++) {
                     float d = (bits >> j) & 1 ? y[l + j] : 0.0f;
                     a1[j] += d;
                     a2[j] += d * (x[l + j] - m);
                 }
             }
         else if (y)
-            for (; l + BN_LANES <= b1; l += BN_LANES)
-                for (int j = 0; j < BN_LANES; j++) { a1[j] += y[l + j]; a2[j] += y[l + j] * (x[l + j] - m); }
+            for (; l + NNC_BN_LANES <= b1; l += NNC_BN_LANES)
+                for (int j = 0; j < NNC_BN_LANES; j++) { a1[j] += y[l + j]; a2[j] += y[l + j] * (x[l + j] - m); }
         else if (s2)
-            for (; l + BN_LANES <= b1; l += BN_LANES)
-                for (int j = 0; j < BN_LANES; j++) { float t = x[l + j] - m; a2[j] += t * t; }
+            for (; l + NNC_BN_LANES <= b1; l += NNC_BN_LANES)
+                for (int j = 0; j < NNC_BN_LANES; j++) { float t = x[l + j] - m; a2[j] += t * t; }
         else
-            for (; l + BN_LANES <= b1; l += BN_LANES)
-                for (int j = 0; j < BN_LANES; j++) a1[j] += x[l + j];
+            for (; l + NNC_BN_LANES <= b1; l += NNC_BN_LANES)
+                for (int j = 0; j < NNC_BN_LANES; j++) a1[j] += x[l + j];
         double t1 = 0, t2 = 0;
-        for (int j = 0; j < BN_LANES; j++) { t1 += a1[j]; t2 += a2[j]; }
+        for (int j = 0; j < NNC_BN_LANES; j++) { t1 += a1[j]; t2 += a2[j]; }
         for (; l < b1; l++) {
             if (y) {
                 float d = mk ? masked(y[l], mk, l) : y[l];
@@ -422,11 +420,11 @@ static dx_coef channel_end(const bwd_args *b, int64_t c, double sdy, double sdyx
  * doubles. */
 static size_t blocked_ws(const nnc_node *n) {
     bn_dims D = dims_of(&n->in[0]->out);
-    return (size_t)(2 * D.N * ((D.L + BN_BLOCK - 1) / BN_BLOCK) * D.C) * sizeof(double);
+    return (size_t)(2 * D.N * ((D.L + NNC_BN_BLOCK - 1) / NNC_BN_BLOCK) * D.C) * sizeof(double);
 }
 static void bn_backward_blocked(nnc_node *n, const nnc_exec *ex, const bwd_args *ba, float *dX, int acc_x, const uint8_t *relu_mask) {
     bn_dims D = dims_of(&n->in[0]->out);
-    const int64_t N = D.N, C = D.C, L = D.L, CB = (C + 15) / 16, NB = (L + BN_BLOCK - 1) / BN_BLOCK, rb = (L + 7) / 8;
+    const int64_t N = D.N, C = D.C, L = D.L, CB = (C + 15) / 16, NB = (L + NNC_BN_BLOCK - 1) / NNC_BN_BLOCK, rb = (L + 7) / 8;
     const float *X = n->in[0]->out.data, *dY = n->grad.data;
     const int64_t xs = nnc_image_stride(&n->in[0]->out);
     if (blocked_ws(n) > ex->ws_bytes) {

@@ -300,7 +300,7 @@ static void conv_forward(nnc_node *n, const nnc_exec *ex0) {
     if (ex0->training && (n->flags & NNC_NODE_NORM_IN)) { /* compute the batch norm's output here (it wrote none) */
         const nnc_node *bn = nnc_storage_of(n->in[0]);
         nnc_dnnl_conv *c = dnnl_for(n, &g, 1);
-        float *slot = c && nnc_dnnl_conv_ws_forward(c) <= ex0->ws_bytes ? nnc_dnnl_conv_x_slot(c, 0, ex0->ws, 0) : NULL;
+        float *slot = c && nnc_dnnl_conv_ws_forward(c) <= ex0->ws_bytes ? nnc_dnnl_conv_x_slot(c, ex0->ws) : NULL;
         if (slot) { /* straight into oneDNN's layout */
             nnc_batchnorm_recompute(bn, slot, 1, 1);
             nnc_status s = nnc_dnnl_conv_forward(c, NULL, w, b, y, ex0->ws);
